@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class HybridPortalConfig(AppConfig):
+    name = "hybridportal"
+    verbose_name = "Hybrid Portal"

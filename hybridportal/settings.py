@@ -1,0 +1,273 @@
+"""Settings, all read from the environment.
+
+HYBRIDPORTAL_ENV selects the mode: ``development`` (default: DEBUG, a generated local SECRET_KEY,
+SQLite in var/), ``production`` (SECRET_KEY and ALLOWED_HOSTS required, secure cookies, HSTS) or
+``test``. DATABASE_URL switches to PostgreSQL (``postgres://user:pass@host:5432/name``).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(os.environ.get("HYBRIDPORTAL_VAR_DIR", BASE_DIR / "var"))
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+ENV = os.environ.get("HYBRIDPORTAL_ENV") or ("test" if "pytest" in sys.modules else "development")
+if ENV not in {"development", "production", "test"}:
+    raise ImproperlyConfigured(f"HYBRIDPORTAL_ENV must be development, production or test, not {ENV!r}")
+PRODUCTION = ENV == "production"
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _env_list(name: str, default: str) -> list[str]:
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+def _local_secret_key() -> str:
+    """A development key generated once and kept in var/, so sessions survive restarts.
+
+    Every web and worker process must share it: django-q2 signs task payloads with it.
+    """
+    path = VAR_DIR / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+SECRET_KEY = os.environ.get("SECRET_KEY", "")
+if not SECRET_KEY:
+    if PRODUCTION:
+        raise ImproperlyConfigured("SECRET_KEY must be set when HYBRIDPORTAL_ENV=production")
+    SECRET_KEY = _local_secret_key()
+
+DEBUG = _env_bool("DEBUG", ENV == "development")
+ALLOWED_HOSTS = _env_list("ALLOWED_HOSTS", "" if PRODUCTION else "127.0.0.1,localhost,[::1],testserver")
+if PRODUCTION and not ALLOWED_HOSTS:
+    raise ImproperlyConfigured("ALLOWED_HOSTS must be set when HYBRIDPORTAL_ENV=production")
+CSRF_TRUSTED_ORIGINS = _env_list("CSRF_TRUSTED_ORIGINS", "")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django_htmx",
+    "template_partials",
+    "django_q",
+    "axes",
+    "hybridportal",
+    "budgets",
+    "jobs",
+    "benchmarks",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "axes.middleware.AxesMiddleware",
+]
+
+ROOT_URLCONF = "hybridportal.urls"
+WSGI_APPLICATION = "hybridportal.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------------------------
+# SQLite is the embedded default: WAL lets the web server read while a worker writes, and IMMEDIATE
+# transactions take the write lock up front so two writers queue on the busy timeout instead of
+# failing with "database is locked" when a read transaction tries to upgrade.
+DATABASE_URL = os.environ.get("DATABASE_URL", "")
+if DATABASE_URL:
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": VAR_DIR / "hybridportal.sqlite3",
+            "OPTIONS": {
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 30,
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=30000;",
+            },
+        }
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "dashboard"
+LOGOUT_REDIRECT_URL = "login"
+
+# django-axes: lock a username+IP after 5 failures for 15 minutes (its default lockout is permanent).
+AXES_FAILURE_LIMIT = int(os.environ.get("AXES_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = float(os.environ.get("AXES_COOLOFF_HOURS", "0.25"))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_ENABLED = _env_bool("AXES_ENABLED", ENV != "test")
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            if PRODUCTION
+            else "django.contrib.staticfiles.storage.StaticFilesStorage"
+        )
+    },
+}
+
+# Request bodies: an oversized API body is answered 413 before it is parsed.
+DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("DATA_UPLOAD_MAX_MEMORY_SIZE", str(2 * 1024 * 1024)))
+
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "hybridportal@localhost")
+
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "hybridportal_cache",
+    }
+}
+
+# --- Security (production) ------------------------------------------------------------------------
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the page, not the cookie
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+if PRODUCTION:
+    SECURE_SSL_REDIRECT = _env_bool("SECURE_SSL_REDIRECT", True)
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "31536000"))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+
+# --- Money ----------------------------------------------------------------------------------------
+CURRENCY = os.environ.get("HYBRIDPORTAL_CURRENCY", "USD")
+
+# --- Workers (django-q2) --------------------------------------------------------------------------
+# ORM broker: at-least-once delivery (a task whose worker dies reappears after `retry`). `retry` must
+# exceed `timeout` plus queue wait, or a task still running is delivered a second time. Every web and
+# worker process shares `name` and SECRET_KEY. Clusters: interactive (small simulator jobs), batch
+# (sweeps, benchmarks) and hardware (submit/poll vendor jobs); start one with
+# `Q_CLUSTER_NAME=batch python manage.py qcluster`.
+Q_TIMEOUT = int(os.environ.get("Q_TIMEOUT", "600"))
+Q_RETRY = int(os.environ.get("Q_RETRY", str(Q_TIMEOUT + 300)))
+if Q_RETRY <= Q_TIMEOUT:
+    raise ImproperlyConfigured("Q_RETRY must exceed Q_TIMEOUT, or running tasks are delivered twice")
+Q_CLUSTER = {
+    "name": "hybridportal",
+    "orm": "default",
+    "workers": int(os.environ.get("Q_WORKERS", "2")),
+    "timeout": Q_TIMEOUT,
+    "retry": Q_RETRY,
+    "max_attempts": int(os.environ.get("Q_MAX_ATTEMPTS", "3")),
+    "ack_failures": True,
+    "poll": float(os.environ.get("Q_POLL", "0.05")),
+    "catch_up": False,
+    "recycle": 500,
+    "max_rss": 2_000_000,
+    "save_limit": 2000,
+    "queue_limit": 50,
+    "label": "Workers",
+    "ALT_CLUSTERS": {
+        "interactive": {"workers": int(os.environ.get("Q_INTERACTIVE_WORKERS", "2"))},
+        "batch": {"workers": int(os.environ.get("Q_BATCH_WORKERS", "1"))},
+        "hardware": {"workers": int(os.environ.get("Q_HARDWARE_WORKERS", "1")), "timeout": 120, "retry": 300},
+    },
+}
+
+# --- Backends -------------------------------------------------------------------------------------
+HYBRIDPORTAL_BACKENDS = {
+    # Worker memory the statevector guard admits (bytes). 2^n × 8 (complex64) or × 16 (complex128).
+    "memory_limit_bytes": int(os.environ.get("WORKER_MEMORY_LIMIT_BYTES", str(8 * 1024**3))),
+    "qsim_threads": int(os.environ.get("QSIM_THREADS", str(os.cpu_count() or 1))),
+    # Credentials for real vendors; without them hardware runs as an emulated device.
+    "ibm_token": os.environ.get("IBM_QUANTUM_TOKEN", ""),
+    "ibm_instance": os.environ.get("IBM_QUANTUM_INSTANCE", ""),
+    # Emulated vendor queue: mean seconds a hardware job waits before it runs.
+    "emulated_queue_seconds": float(os.environ.get("EMULATED_QUEUE_SECONDS", "5")),
+    "state_dir": str(VAR_DIR / "adapters"),
+}
+
+# --- Observability --------------------------------------------------------------------------------
+OTEL_EXPORTER = os.environ.get("OTEL_EXPORTER", "none")  # none | console | otlp
+LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "json": {"()": "hybridportal.logs.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "json"},
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "django_q": {"level": os.environ.get("Q_LOG_LEVEL", "WARNING")},
+        "axes": {"level": "WARNING"},
+    },
+}
+
+NINJA_PAGINATION_PER_PAGE = 50
+WHITENOISE_USE_FINDERS = not PRODUCTION
+
+if ENV == "test":
+    # Fast hashing for the many users tests create; real hashers everywhere else.
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

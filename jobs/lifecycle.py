@@ -1,0 +1,122 @@
+"""The one way a job changes status: a conditional UPDATE plus an append-only JobEvent.
+
+`transition` returns False when the job was not in any of the expected statuses — another worker,
+a duplicate delivery, or a user got there first — and then writes nothing. Callers decide whether
+that is an error (a user's illegal action) or a no-op (a duplicate task).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from jobs.models import Job, JobEvent, JobStatus, Stage
+
+# Which statuses each status may move to. Reroute is queued → queued on another backend.
+ALLOWED: dict[str, frozenset[str]] = {
+    JobStatus.SUBMITTED: frozenset(
+        {
+            JobStatus.AWAITING_APPROVAL,
+            JobStatus.QUEUED,
+            JobStatus.SUCCEEDED,
+            JobStatus.FAILED,
+            JobStatus.CANCELLED,
+            JobStatus.REJECTED,
+        }
+    ),
+    JobStatus.AWAITING_APPROVAL: frozenset(
+        {JobStatus.QUEUED, JobStatus.PAUSED, JobStatus.CANCELLED, JobStatus.REJECTED, JobStatus.AWAITING_APPROVAL}
+    ),
+    JobStatus.QUEUED: frozenset(
+        {
+            JobStatus.RUNNING,
+            JobStatus.PAUSED,
+            JobStatus.CANCELLED,
+            JobStatus.FAILED,
+            JobStatus.QUEUED,
+            JobStatus.AWAITING_APPROVAL,
+            JobStatus.SUCCEEDED,
+        }
+    ),
+    JobStatus.RUNNING: frozenset(
+        {JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.QUEUED, JobStatus.PAUSED}
+    ),
+    JobStatus.PAUSED: frozenset({JobStatus.QUEUED, JobStatus.AWAITING_APPROVAL, JobStatus.CANCELLED}),
+}
+
+
+class IllegalTransition(Exception):
+    """A user asked for a status change the job's current status does not allow."""
+
+    def __init__(self, job_id: object, current: str, wanted: str) -> None:
+        self.current, self.wanted = current, wanted
+        super().__init__(f"job {job_id} is {current}; it cannot become {wanted}")
+
+
+def transition(
+    job_id: object,
+    *,
+    from_statuses: Iterable[str],
+    to_status: str,
+    actor: AbstractBaseUser | None = None,
+    actor_label: str = "",
+    reason: str = "",
+    data: dict[str, Any] | None = None,
+    **fields: Any,
+) -> bool:
+    """Move job `job_id` from one of `from_statuses` to `to_status`, setting `fields` too.
+
+    Returns True when this call made the change. Exactly one of several racing callers wins.
+    """
+    sources = [s for s in from_statuses if to_status in ALLOWED.get(s, frozenset())]
+    if not sources:
+        return False
+    now = timezone.now()
+    updates: dict[str, Any] = {"status": to_status, "updated_at": now, **fields}
+    with transaction.atomic():
+        current = Job.objects.filter(pk=job_id, status__in=sources).values_list("status", flat=True).first()
+        if current is None:
+            return False
+        changed = Job.objects.filter(pk=job_id, status=current).update(**updates)
+        if not changed:
+            return False
+        JobEvent.objects.create(
+            job_id=job_id,
+            actor=actor if actor is not None and actor.is_authenticated else None,
+            actor_label=actor_label or (actor.get_username() if actor is not None else "system"),
+            stage=Stage.LIFECYCLE,
+            from_status=current,
+            to_status=to_status,
+            reason=reason,
+            data=data or {},
+            started_at=now,
+            ended_at=now,
+        )
+    return True
+
+
+def record_stage(
+    job_id: object,
+    stage: str,
+    *,
+    started_at: datetime,
+    ended_at: datetime | None = None,
+    data: dict[str, Any] | None = None,
+    actor_label: str = "system",
+) -> JobEvent:
+    """Write one timed stage (validate, transpile, execute, ...) to the job's timeline."""
+    ended_at = ended_at or timezone.now()
+    return JobEvent.objects.create(
+        job_id=job_id,
+        stage=stage,
+        actor_label=actor_label,
+        started_at=started_at,
+        ended_at=ended_at,
+        duration_ms=(ended_at - started_at).total_seconds() * 1000.0,
+        data=data or {},
+    )
