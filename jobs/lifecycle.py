@@ -14,6 +14,8 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
+from opentelemetry import trace
+from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
 from jobs.models import Job, JobEvent, JobStatus, Stage
 
@@ -109,8 +111,10 @@ def record_stage(
     data: dict[str, Any] | None = None,
     actor_label: str = "system",
 ) -> JobEvent:
-    """Write one timed stage (validate, transpile, execute, ...) to the job's timeline."""
+    """Write one timed stage (validate, transpile, execute, ...) to the job's timeline, and emit it
+    as an OpenTelemetry span under the job's trace id when tracing is on."""
     ended_at = ended_at or timezone.now()
+    _emit_span(job_id, stage, started_at, ended_at, data or {})
     return JobEvent.objects.create(
         job_id=job_id,
         stage=stage,
@@ -120,3 +124,29 @@ def record_stage(
         duration_ms=(ended_at - started_at).total_seconds() * 1000.0,
         data=data or {},
     )
+
+
+_tracer = trace.get_tracer("hybridportal.jobs")
+
+
+def _emit_span(job_id: object, stage: str, started_at: datetime, ended_at: datetime, data: dict[str, Any]) -> None:
+    # The default provider is a no-op proxy: skip the trace-id lookup entirely when tracing is off.
+    if isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
+        return
+    trace_id = Job.objects.filter(pk=job_id).values_list("trace_id", flat=True).first() or ""
+    try:
+        parent = SpanContext(int(trace_id, 16), 1, is_remote=True, trace_flags=TraceFlags(TraceFlags.SAMPLED))
+    except ValueError:
+        return
+    context = trace.set_span_in_context(NonRecordingSpan(parent))
+    span = _tracer.start_span(stage, context=context, start_time=_ns(started_at))
+    span.set_attribute("job.id", str(job_id))
+    for key, value in data.items():
+        if isinstance(value, str | int | float | bool):
+            span.set_attribute(f"job.{key}", value)
+    span.end(end_time=_ns(ended_at))
+
+
+def _ns(moment: datetime) -> int:
+    # Integer arithmetic: float nanoseconds lose microseconds at today's epoch.
+    return (int(moment.timestamp()) * 1_000_000 + moment.microsecond) * 1000

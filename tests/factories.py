@@ -63,3 +63,23 @@ def make_experiment(team: Team, klass: ExperimentClass | None = None, name: str 
     return Experiment.objects.create(
         team=team, name=name or f"experiment {next(_seq)}", experiment_class=klass or make_class()
     )
+
+
+def make_job(experiment: Experiment, user: AbstractBaseUser, **fields: Any) -> Any:
+    """A Job row written directly, for tests of reads (dashboards, metrics, selectors).
+    Tests of behaviour submit through jobs.services.job_submit instead."""
+    from jobs.models import Job
+
+    defaults: dict[str, Any] = {
+        "team": experiment.team,
+        "experiment": experiment,
+        "experiment_class": experiment.experiment_class or make_class(),
+        "submitted_by": user,
+        "family": "ghz",
+        "family_version": 1,
+        "params": {"n_qubits": 3},
+        "shots": 100,
+        "backend": "qsim",
+        "tier": 0,
+    }
+    return Job.objects.create(**{**defaults, **fields})
