@@ -7,24 +7,35 @@ ledger entry in the same transaction.
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
+from budgets.errors import BudgetExceeded, Conflict, Forbidden, Invalid, NotFound
 from budgets.models import (
     ApiToken,
     AuditEvent,
     Budget,
+    BudgetAlert,
     ExperimentClass,
+    Hold,
+    HoldStatus,
     LedgerEntry,
     LedgerKind,
     Period,
     Team,
 )
+from budgets.money import format_money
+
+logger = logging.getLogger(__name__)
 
 TOKEN_SCOPES = ("read", "submit", "approve")
 TOKEN_PREFIX = "hp_"  # noqa: S105 - a public marker, not a secret
@@ -119,6 +130,7 @@ def budget_set(
                 "period": budget.period,
             },
         )
+        _alerts_check_later(budget.pk)  # a lower limit can cross a threshold too
     return budget
 
 
@@ -178,3 +190,477 @@ def token_revoke(*, token: ApiToken, actor: AbstractBaseUser) -> bool:
     if changed:
         audit_record(action="token.revoke", actor=actor, target=f"token:{token.pk}")
     return bool(changed)
+
+
+# --- approval rules -------------------------------------------------------------------------------
+TIER_NAMES = {0: "local simulator", 1: "scaled simulator", 2: "noisy simulator", 3: "hardware"}
+
+
+def approval_reasons(*, budget: Budget, experiment_class: ExperimentClass, tier: int, cost_micros: int) -> list[str]:
+    """Why a job needs a second person's sign-off; empty when it does not. Pure: reads, writes nothing.
+
+    A threshold of 0 means every job that costs anything needs sign-off (free jobs never do).
+    """
+    reasons = []
+    if cost_micros > budget.approval_threshold_micros:
+        reasons.append(
+            f"estimate {format_money(cost_micros)} above the approval threshold "
+            f"{format_money(budget.approval_threshold_micros)}"
+        )
+    if tier >= experiment_class.approval_tier:
+        reasons.append(f"tier {tier} ({TIER_NAMES.get(tier, 'tier')}) needs sign-off in {experiment_class.name}")
+    return reasons
+
+
+def check_tier_allowed(*, budget: Budget, tier: int) -> None:
+    """Refuse a backend tier above what this budget allows (Forbidden, field "max_tier")."""
+    if tier > budget.max_tier:
+        raise Forbidden(
+            f"tier {tier} ({TIER_NAMES.get(tier, 'tier')}) is above the highest tier this budget allows "
+            f"({budget.max_tier}, {TIER_NAMES.get(budget.max_tier, 'tier')})",
+            field="max_tier",
+            code="tier_not_allowed",
+            detail={"tier": tier, "max_tier": budget.max_tier},
+        )
+
+
+# --- holds ----------------------------------------------------------------------------------------
+# A pending hold older than this is a candidate for the sweeper; holds of jobs still in flight are
+# never swept whatever their age (see `holds_expire`).
+HOLD_TTL = timedelta(hours=24)
+# Job statuses (as strings: budgets never imports jobs) whose hold the sweeper leaves alone.
+ACTIVE_JOB_STATUSES = ("awaiting_approval", "queued", "running", "paused")
+
+
+def _actor_or_none(actor: AbstractBaseUser | None) -> AbstractBaseUser | None:
+    return actor if actor is not None and actor.is_authenticated else None
+
+
+def _amount_text(micros: int) -> str:
+    """'0.35' — the API's money text: a decimal in the major unit, without the currency."""
+    return format_money(micros).split(" ", 1)[1]
+
+
+def _budget_exceeded(budget_pk: int, needed: int) -> BudgetExceeded:
+    budget = Budget.objects.select_related("team", "experiment_class").get(pk=budget_pk)
+    remaining = max(budget.remaining_micros, 0)
+    return BudgetExceeded(
+        f"budget {budget.team.slug} / {budget.experiment_class.slug} has {format_money(remaining)} left; "
+        f"this job needs {format_money(needed)}",
+        field="budget",
+        detail={"remaining": _amount_text(remaining), "needed": _amount_text(needed), "currency": settings.CURRENCY},
+    )
+
+
+def _reserve_on_budget(budget_pk: int, amount_micros: int) -> bool:
+    """`reserved += amount` only where it fits. Under READ COMMITTED a concurrent UPDATE waits for the
+    row lock and then re-checks the WHERE against the committed row, so two reservations can never both
+    take the last money; the CHECK constraint backs this up."""
+    return bool(
+        Budget.objects.filter(
+            pk=budget_pk,
+            spent_micros__lte=F("limit_micros") - F("reserved_micros") - amount_micros,
+        ).update(reserved_micros=F("reserved_micros") + amount_micros, updated_at=timezone.now())
+    )
+
+
+def _alerts_check_later(budget_pk: int) -> None:
+    """Alerts after the money moved and committed; never lets an alert failure reach the caller."""
+
+    def run() -> None:
+        try:
+            budget = Budget.objects.filter(pk=budget_pk).first()
+            if budget is not None:
+                alerts_check(budget=budget)
+        except Exception:
+            logger.exception("budget alert check failed for budget %s", budget_pk)
+
+    transaction.on_commit(run)
+
+
+def hold_reserve(
+    *,
+    job: Any,
+    budget: Budget,
+    amount_micros: int,
+    actor: AbstractBaseUser | None = None,
+    ttl: timedelta = HOLD_TTL,
+) -> Hold:
+    """Reserve `amount_micros` of `budget` for `job`, or raise BudgetExceeded naming what is left.
+
+    Idempotent per job (a job has at most one hold): a pending hold is returned unchanged — use
+    `hold_adjust` to change its amount — and a released or expired one is reopened. A free job still gets
+    a hold of 0 so every job settles or releases the same way. Call it inside the transaction that
+    creates the job: if that rolls back, so does the reservation.
+    """
+    if amount_micros < 0:
+        raise Invalid("a reservation cannot be negative", field="amount")
+    if budget.team_id != job.team_id or budget.experiment_class_id != job.experiment_class_id:
+        raise Invalid("the budget does not belong to the job's team and experiment class", field="budget")
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            existing = Hold.objects.select_for_update().filter(job=job).first()
+            if existing is not None:
+                return _hold_reopen(hold=existing, amount_micros=amount_micros, actor=actor, expires_at=now + ttl)
+            if not _reserve_on_budget(budget.pk, amount_micros):
+                raise _budget_exceeded(budget.pk, amount_micros)
+            hold = Hold.objects.create(budget=budget, job=job, amount_micros=amount_micros, expires_at=now + ttl)
+            LedgerEntry.objects.create(
+                budget=budget,
+                kind=LedgerKind.RESERVE,
+                amount_micros=amount_micros,
+                hold=hold,
+                actor=_actor_or_none(actor),
+                memo=f"job {job.pk}",
+            )
+            _alerts_check_later(budget.pk)
+            return hold
+    except (IntegrityError, BudgetExceeded):
+        # A concurrent call for the same job won the race (unique job): its hold is the answer.
+        # Only reachable when the other transaction has committed, so a fresh read sees it.
+        hold = Hold.objects.filter(job=job, status=HoldStatus.PENDING).first()
+        if hold is not None:
+            return hold
+        raise
+
+
+def _hold_reopen(*, hold: Hold, amount_micros: int, actor: AbstractBaseUser | None, expires_at: datetime) -> Hold:
+    if hold.status == HoldStatus.PENDING:
+        return hold
+    if hold.status == HoldStatus.SETTLED:
+        raise Conflict(f"job {hold.job_id} has already been charged; it cannot reserve again", field="job")
+    if not _reserve_on_budget(hold.budget_id, amount_micros):
+        raise _budget_exceeded(hold.budget_id, amount_micros)
+    Hold.objects.filter(pk=hold.pk).update(
+        status=HoldStatus.PENDING, amount_micros=amount_micros, settled_micros=0, closed_at=None, expires_at=expires_at
+    )
+    LedgerEntry.objects.create(
+        budget_id=hold.budget_id,
+        kind=LedgerKind.RESERVE,
+        amount_micros=amount_micros,
+        hold=hold,
+        actor=_actor_or_none(actor),
+        memo=f"job {hold.job_id} (reserved again)",
+    )
+    _alerts_check_later(hold.budget_id)
+    hold.refresh_from_db()
+    return hold
+
+
+def _pending_hold_locked(job: Any) -> Hold | None:
+    """The job's pending hold, row-locked for the rest of the transaction (holds are locked before
+    budgets everywhere, so two money movements never wait on each other in a cycle)."""
+    return Hold.objects.select_for_update().filter(job=job, status=HoldStatus.PENDING).first()
+
+
+def hold_adjust(*, job: Any, amount_micros: int, actor: AbstractBaseUser | None = None) -> Hold:
+    """Change a pending hold to a new estimate (after a reroute or an approver's change).
+
+    Raises NotFound when the job has no hold, Conflict when it is no longer pending, BudgetExceeded when
+    the increase does not fit (the hold keeps its old amount).
+    """
+    if amount_micros < 0:
+        raise Invalid("a reservation cannot be negative", field="amount")
+    with transaction.atomic():
+        hold = _pending_hold_locked(job)
+        if hold is None:
+            if Hold.objects.filter(job=job).exists():
+                raise Conflict(f"the hold of job {job.pk} is already closed", field="job")
+            raise NotFound(f"job {job.pk} has no hold", field="job")
+        delta = amount_micros - hold.amount_micros
+        if delta == 0:
+            return hold
+        if delta > 0:
+            if not _reserve_on_budget(hold.budget_id, delta):
+                raise _budget_exceeded(hold.budget_id, delta)
+        else:
+            Budget.objects.filter(pk=hold.budget_id).update(
+                reserved_micros=F("reserved_micros") + delta, updated_at=timezone.now()
+            )
+        old = hold.amount_micros
+        hold.amount_micros = amount_micros
+        hold.save(update_fields=["amount_micros"])
+        LedgerEntry.objects.create(
+            budget_id=hold.budget_id,
+            kind=LedgerKind.RESERVE if delta > 0 else LedgerKind.RELEASE,
+            amount_micros=abs(delta),
+            hold=hold,
+            actor=_actor_or_none(actor),
+            memo=f"job {job.pk} re-estimated {format_money(old)} → {format_money(amount_micros)}",
+        )
+        if delta > 0:
+            _alerts_check_later(hold.budget_id)
+    return hold
+
+
+def hold_settle(*, job: Any, actual_micros: int, actor: AbstractBaseUser | None = None) -> Hold | None:
+    """Charge the job's actual cost and release the rest of its hold. Idempotent: None when there is no
+    pending hold (already settled, released or expired — e.g. a task delivered twice).
+
+    A vendor may bill more than the estimate. The extra is charged as far as the budget's limit allows;
+    anything beyond that cannot be booked without breaking the CHECK constraint, so it is capped, written
+    in the ledger memo and to the audit trail ("budget.overrun") for an admin, and the worker carries on.
+    """
+    if actual_micros < 0:
+        raise Invalid("a cost cannot be negative", field="actual")
+    with transaction.atomic():
+        hold = _pending_hold_locked(job)
+        if hold is None:
+            return None
+        budget = Budget.objects.select_for_update().select_related("team").get(pk=hold.budget_id)
+        # What this settlement may add to `spent` while `reserved` drops by the hold's amount.
+        room = budget.limit_micros - budget.spent_micros - budget.reserved_micros + hold.amount_micros
+        charged = min(actual_micros, room)
+        overrun = actual_micros - charged
+        now = timezone.now()
+        Budget.objects.filter(pk=budget.pk).update(
+            spent_micros=F("spent_micros") + charged,
+            reserved_micros=F("reserved_micros") - hold.amount_micros,
+            updated_at=now,
+        )
+        hold.status, hold.settled_micros, hold.closed_at = HoldStatus.SETTLED, charged, now
+        hold.save(update_fields=["status", "settled_micros", "closed_at"])
+        memo = f"job {job.pk}: actual {format_money(actual_micros)}, held {format_money(hold.amount_micros)}"
+        if overrun:
+            memo += f"; {format_money(overrun)} over the limit not booked"
+        LedgerEntry.objects.create(
+            budget=budget,
+            kind=LedgerKind.SETTLE,
+            amount_micros=charged,
+            hold=hold,
+            actor=_actor_or_none(actor),
+            memo=memo,
+        )
+        if charged < hold.amount_micros:
+            LedgerEntry.objects.create(
+                budget=budget,
+                kind=LedgerKind.RELEASE,
+                amount_micros=hold.amount_micros - charged,
+                hold=hold,
+                actor=_actor_or_none(actor),
+                memo=f"job {job.pk}: cost below the estimate",
+            )
+        if overrun:
+            audit_record(
+                action="budget.overrun",
+                actor=actor,
+                team=budget.team,
+                target=f"budget:{budget.pk}",
+                detail={"job": str(job.pk), "actual_micros": actual_micros, "unbooked_micros": overrun},
+            )
+        _alerts_check_later(budget.pk)
+    return hold
+
+
+def _hold_close(
+    *, hold: Hold, status: str, kind: str, memo: str, actor: AbstractBaseUser | None, now: datetime
+) -> None:
+    """Return a locked pending hold's money to its budget (release or expiry) in the caller's transaction."""
+    Budget.objects.filter(pk=hold.budget_id).update(
+        reserved_micros=F("reserved_micros") - hold.amount_micros, updated_at=now
+    )
+    hold.status, hold.closed_at = status, now
+    hold.save(update_fields=["status", "closed_at"])
+    LedgerEntry.objects.create(
+        budget_id=hold.budget_id,
+        kind=kind,
+        amount_micros=hold.amount_micros,
+        hold=hold,
+        actor=_actor_or_none(actor),
+        memo=memo[:500],
+    )
+
+
+def hold_release(*, job: Any, reason: str, actor: AbstractBaseUser | None = None) -> Hold | None:
+    """Give a failed, cancelled or rejected job's reservation back; the job costs nothing.
+    Idempotent: None when there is no pending hold."""
+    with transaction.atomic():
+        hold = _pending_hold_locked(job)
+        if hold is None:
+            return None
+        _hold_close(
+            hold=hold,
+            status=HoldStatus.RELEASED,
+            kind=LedgerKind.RELEASE,
+            memo=f"job {job.pk}: {reason}",
+            actor=actor,
+            now=timezone.now(),
+        )
+    return hold
+
+
+def holds_expire(*, now: datetime | None = None, batch: int = 500) -> int:
+    """Sweeper: close pending holds past `expires_at` whose job is no longer in flight; returns how many.
+
+    Conservative on purpose: a hold whose job is awaiting approval, queued, running or paused is never
+    touched — the orchestration releases or settles those. What is left are leaks (a worker that died
+    between finishing a job and settling it, a job stuck in `submitted`). A succeeded job that recorded
+    its cost is settled at that cost rather than given away; every other leak expires and its money
+    goes back to the budget. Each hold is closed in its own transaction, re-checked under its row lock.
+    """
+    now = now or timezone.now()
+    ids = list(
+        Hold.objects.filter(status=HoldStatus.PENDING, expires_at__lt=now)
+        .exclude(job__status__in=ACTIVE_JOB_STATUSES)
+        .values_list("pk", flat=True)[:batch]
+    )
+    closed = 0
+    for pk in ids:
+        with transaction.atomic():
+            hold = Hold.objects.select_for_update().filter(pk=pk, status=HoldStatus.PENDING).first()
+            if hold is None:
+                continue
+            job = hold.job
+            if job.status in ACTIVE_JOB_STATUSES:
+                continue
+            if job.status == "succeeded" and job.cost_micros is not None:
+                closed += hold_settle(job=job, actual_micros=job.cost_micros) is not None
+                continue
+            _hold_close(
+                hold=hold,
+                status=HoldStatus.EXPIRED,
+                kind=LedgerKind.EXPIRE,
+                memo=f"job {job.pk} ({job.status}): hold expired at {hold.expires_at:%Y-%m-%d %H:%M} UTC",
+                actor=None,
+                now=now,
+            )
+            closed += 1
+    if closed:
+        logger.info("expired or settled %d stale holds", closed)
+    return closed
+
+
+# --- alerts ---------------------------------------------------------------------------------------
+ALERT_THRESHOLDS = (50, 80, 100)
+
+
+def alerts_check(*, budget: Budget) -> list[BudgetAlert]:
+    """Fire each 50/80/100 % threshold of (spent + reserved) / limit once per budget period; returns the
+    alerts this call created. Race-safe: the unique (budget, threshold, period_start) constraint lets only
+    one of several concurrent checks create an alert, and only that one writes the audit event and mails
+    the team's approvers and admins (after commit)."""
+    budget = Budget.objects.select_related("team", "experiment_class").get(pk=budget.pk)
+    if budget.limit_micros <= 0:
+        return []
+    used = budget.spent_micros + budget.reserved_micros
+    created_alerts = []
+    for threshold in ALERT_THRESHOLDS:
+        if used * 100 < threshold * budget.limit_micros:
+            break
+        with transaction.atomic():
+            alert, created = BudgetAlert.objects.get_or_create(
+                budget=budget,
+                threshold_percent=threshold,
+                period_start=budget.period_start,
+                defaults={"used_micros": used},
+            )
+            if created:
+                audit_record(
+                    action="budget.alert",
+                    team=budget.team,
+                    target=f"budget:{budget.pk}",
+                    detail={"threshold_percent": threshold, "used_micros": used, "limit_micros": budget.limit_micros},
+                )
+                created_alerts.append(alert)
+    if created_alerts:
+        transaction.on_commit(lambda: _alert_mail(budget, created_alerts[-1].threshold_percent, used))
+    return created_alerts
+
+
+def _alert_mail(budget: Budget, threshold: int, used: int) -> None:
+    from budgets.selectors import approvers_for_team
+
+    recipients = sorted({u.email for u in approvers_for_team(budget.team) if u.email})
+    if not recipients:
+        return
+    name = f"{budget.team.slug} / {budget.experiment_class.slug}"
+    try:
+        send_mail(
+            subject=f"[Hybrid Portal] {name}: {threshold}% of the budget used",
+            message=(
+                f"The {budget.get_period_display().lower()} budget {name} has reached {threshold}% of its limit.\n\n"
+                f"Limit:     {format_money(budget.limit_micros)}\n"
+                f"Spent:     {format_money(budget.spent_micros)}\n"
+                f"Reserved:  {format_money(budget.reserved_micros)}\n"
+                f"Remaining: {format_money(max(budget.limit_micros - used, 0))}\n\n"
+                "Jobs that do not fit what is left are refused. An admin can top the budget up."
+            ),
+            from_email=None,
+            recipient_list=recipients,
+        )
+    except Exception:
+        logger.exception("could not mail the budget alert for budget %s", budget.pk)
+
+
+# --- limits and periods ---------------------------------------------------------------------------
+def budget_top_up(*, budget: Budget, amount_micros: int, actor: AbstractBaseUser | None, memo: str = "") -> Budget:
+    """Raise a budget's limit by `amount_micros` (> 0) for the rest of this period."""
+    if amount_micros <= 0:
+        raise Invalid("a top-up must be a positive amount", field="amount")
+    with transaction.atomic():
+        Budget.objects.filter(pk=budget.pk).update(
+            limit_micros=F("limit_micros") + amount_micros, updated_at=timezone.now()
+        )
+        budget = Budget.objects.select_related("team", "experiment_class").get(pk=budget.pk)
+        LedgerEntry.objects.create(
+            budget=budget,
+            kind=LedgerKind.TOP_UP,
+            amount_micros=amount_micros,
+            actor=_actor_or_none(actor),
+            memo=(memo or f"top-up of {format_money(amount_micros)}")[:500],
+        )
+        audit_record(
+            action="budget.top_up",
+            actor=actor,
+            team=budget.team,
+            target=f"budget:{budget.pk}",
+            detail={"amount_micros": amount_micros, "limit_micros": budget.limit_micros, "memo": memo[:200]},
+        )
+    return budget
+
+
+def _new_period(
+    *, budget_pk: int, start: datetime, actor: AbstractBaseUser | None, only_before: datetime | None
+) -> bool:
+    """Reset `spent` to 0 from `start`; reservations stay (their jobs are still running and settle into
+    the new period). With `only_before`, does nothing if another process already rolled this budget."""
+    with transaction.atomic():
+        budget = Budget.objects.select_for_update().select_related("team", "experiment_class").get(pk=budget_pk)
+        if only_before is not None and budget.period_start >= only_before:
+            return False
+        old_spent, old_start = budget.spent_micros, budget.period_start
+        Budget.objects.filter(pk=budget.pk).update(spent_micros=0, period_start=start, updated_at=timezone.now())
+        LedgerEntry.objects.create(
+            budget=budget,
+            kind=LedgerKind.NEW_PERIOD,
+            amount_micros=-old_spent,
+            actor=_actor_or_none(actor),
+            memo=(
+                f"new period from {start:%Y-%m-%d %H:%M} UTC: {format_money(old_spent)} spent since "
+                f"{old_start:%Y-%m-%d} cleared, {format_money(budget.reserved_micros)} reserved carried over"
+            ),
+        )
+        audit_record(
+            action="budget.new_period",
+            actor=actor,
+            team=budget.team,
+            target=f"budget:{budget.pk}",
+            detail={"previous_spent_micros": old_spent, "period_start": start.isoformat()},
+        )
+        _alerts_check_later(budget.pk)
+    return True
+
+
+def budget_new_period(*, budget: Budget, actor: AbstractBaseUser | None) -> Budget:
+    """Start a new period now: spent back to 0, pending reservations kept; alerts may fire again."""
+    _new_period(budget_pk=budget.pk, start=timezone.now(), actor=actor, only_before=None)
+    return Budget.objects.select_related("team", "experiment_class").get(pk=budget.pk)
+
+
+def budget_roll_periods(*, now: datetime | None = None) -> int:
+    """Start a new period on every monthly budget whose period began before this month; returns how
+    many. Safe to run from several workers at once (each budget is re-checked under its row lock)."""
+    month_start = period_start_for(Period.MONTHLY, now or timezone.now())
+    ids = Budget.objects.filter(period=Period.MONTHLY, period_start__lt=month_start).values_list("pk", flat=True)
+    return sum(_new_period(budget_pk=pk, start=month_start, actor=None, only_before=month_start) for pk in ids)
