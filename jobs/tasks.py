@@ -1,0 +1,696 @@
+"""Worker tasks (django-q2): run simulator jobs, submit and poll hardware jobs, reap dead workers.
+
+Every task takes one job id (a string) and reads everything else from the database: payloads are
+pickled and signed with SECRET_KEY, and a row is the source of truth, not a task argument.
+
+Delivery is at-least-once (ORM broker): a task can arrive twice (a worker killed after it finished
+but before the ack, `retry` elapsing on a long queue wait), or never finish (kill -9, OOM, timeout).
+So each task is safe to run twice:
+
+- `run_job` claims the job with a conditional UPDATE (queued → running, attempts + 1); a duplicate
+  finds it running or terminal and does nothing.
+- It finishes under a row lock, and only if the job is still running *this* attempt: a job that was
+  cancelled meanwhile, or reaped and claimed again by another worker, keeps nothing from this run.
+- A worker that dies leaves the job running past its `deadline` (the cluster's `timeout` plus a
+  margin, so the original worker is dead by then — django-q2 kills a task at `timeout`); the reaper
+  puts it back in the queue, or fails it after JOB_MAX_ATTEMPTS.
+- Hardware (tier 3) never blocks a worker on a vendor queue: `submit_hardware_job` stores the remote
+  id before anything else can fail, and `poll_hardware_job` polls by remote id, so a restarted worker
+  resumes where the dead one stopped and never submits twice (the job id is also the vendor's
+  idempotency token).
+
+Routing (`enqueue_job`): tier 3 → cluster ``hardware``; priority batch → ``batch``; everything else →
+``interactive``. Delays (retry backoff, the next poll) are ORM-broker rows locked until the due time,
+which no cluster pulls earlier; the reaper re-enqueues anything whose task went missing.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import random
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+from django_q.brokers.orm import ORM
+from django_q.conf import Conf
+from django_q.tasks import async_task
+
+from adapters.base import AdapterError, ExecutionRequest, PollResult, RemoteState, RunResult
+from adapters.ir import Circuit
+from jobs.lifecycle import record_stage, transition
+from jobs.models import Job, JobStatus, Priority, Stage
+
+logger = logging.getLogger(__name__)
+
+INTERACTIVE, BATCH, HARDWARE = "interactive", "batch", "hardware"
+HARDWARE_TIER = 3
+RUN_JOB = "jobs.tasks.run_job"
+SUBMIT_HARDWARE_JOB = "jobs.tasks.submit_hardware_job"
+POLL_HARDWARE_JOB = "jobs.tasks.poll_hardware_job"
+JOB_TASKS = frozenset({RUN_JOB, SUBMIT_HARDWARE_JOB, POLL_HARDWARE_JOB})
+WORKER = "worker"
+REAPER = "reaper"
+
+
+# --- settings -------------------------------------------------------------------------------------
+def max_attempts() -> int:
+    """How many times a job may be started (worker deaths and transient errors both count)."""
+    return int(getattr(settings, "JOB_MAX_ATTEMPTS", 3))
+
+
+def _backoff_seconds(attempt: int) -> float:
+    """Exponential backoff with jitter after failed attempt number `attempt` (1-based)."""
+    base = float(getattr(settings, "JOB_RETRY_BACKOFF_SECONDS", 2.0))
+    cap = float(getattr(settings, "JOB_RETRY_BACKOFF_MAX_SECONDS", 300.0))
+    return min(cap, base * 2 ** (attempt - 1)) * random.uniform(0.8, 1.2)
+
+
+def _poll_seconds() -> float:
+    return float(getattr(settings, "HARDWARE_POLL_SECONDS", 2.0))
+
+
+def _lost_after() -> timedelta:
+    """A queued job with no pending task this long after its last change lost its enqueue."""
+    return timedelta(seconds=float(getattr(settings, "JOB_LOST_ENQUEUE_SECONDS", 60.0)))
+
+
+def _deadline(now: datetime) -> datetime:
+    """When a running job is presumed dead: after this cluster's task timeout, plus a margin.
+
+    django-q2 kills a task at `timeout`, so past the deadline no worker is still running this attempt;
+    reaping earlier could run the adapter twice at once.
+    """
+    margin = float(getattr(settings, "JOB_DEADLINE_MARGIN_SECONDS", 30.0))
+    return now + timedelta(seconds=float(Conf.TIMEOUT or 600) + margin)
+
+
+# --- enqueueing -----------------------------------------------------------------------------------
+def cluster_for(job: Job) -> str:
+    """The worker cluster that runs `job`: hardware by tier, then batch or interactive by priority."""
+    if (job.tier or 0) >= HARDWARE_TIER:
+        return HARDWARE
+    if job.priority == Priority.BATCH:
+        return BATCH
+    return INTERACTIVE
+
+
+class _DelayedOrmBroker(ORM):
+    """The ORM broker, writing the row locked until `run_at`: no cluster pulls it before then.
+
+    `lock` is the ORM broker's own "do not pull until" column (it sets it to now + retry when a cluster
+    pulls a row), so this is a delay with the broker's durability: it survives restarts.
+    """
+
+    def __init__(self, list_key: str, run_at: datetime) -> None:
+        self.run_at = run_at
+        super().__init__(list_key=list_key)
+
+    def enqueue(self, task: str) -> int:
+        return self.get_connection().create(key=self.list_key, payload=task, lock=self.run_at).pk
+
+
+def _enqueue(func: str, job_id: str, *, cluster: str, run_at: datetime | None = None) -> str | None:
+    """Queue `func(job_id)` on `cluster`, not to run before `run_at`."""
+    options: dict[str, Any] = {"cluster": cluster, "task_name": f"{func.rsplit('.', 1)[-1]}:{job_id}"}
+    if run_at is not None and run_at > timezone.now():
+        if Conf.ORM:
+            options["broker"] = _DelayedOrmBroker(cluster, run_at)
+        else:  # another broker: a one-off schedule (django-q2's scheduler runs every 30 s)
+            from django_q.models import Schedule
+
+            Schedule.objects.create(
+                func=func,
+                args=repr((job_id,)),
+                schedule_type=Schedule.ONCE,
+                next_run=run_at,
+                repeats=-1,
+                cluster=cluster,
+                name=f"{options['task_name']}@{run_at.isoformat()}",
+            )
+            return None
+    return async_task(func, job_id, **options)
+
+
+def enqueue_job(job_id: object, *, run_at: datetime | None = None) -> str | None:
+    """Queue the execution task of a queued job on its cluster; returns the django-q2 task id.
+
+    Call it from `transaction.on_commit`: a worker must see the committed queued row. Safe to call
+    more than once for the same job (the task claims the job; a duplicate does nothing).
+    """
+    job = Job.objects.only("id", "tier", "priority").get(pk=job_id)
+    cluster = cluster_for(job)
+    func = SUBMIT_HARDWARE_JOB if cluster == HARDWARE else RUN_JOB
+    return _enqueue(func, str(job.pk), cluster=cluster, run_at=run_at)
+
+
+def _enqueue_poll(job_id: str, run_at: datetime) -> None:
+    _enqueue(POLL_HARDWARE_JOB, job_id, cluster=HARDWARE, run_at=run_at)
+
+
+def _pending_task_job_ids() -> set[str] | None:
+    """Job ids that have a run/submit/poll task waiting or in flight in the ORM broker.
+
+    A row stays in `OrmQ` from enqueue until the ack, whatever cluster holds it. None when the broker
+    is not the ORM (then nothing can be told about pending tasks).
+    """
+    if not Conf.ORM:
+        return None
+    from django_q.models import OrmQ
+
+    ids: set[str] = set()
+    for row in OrmQ.objects.using(Conf.ORM).only("payload").iterator():
+        task = row.task
+        if task.get("func") in JOB_TASKS and task.get("args"):
+            ids.add(str(task["args"][0]))
+    return ids
+
+
+# --- money (budgets.services; idempotent) ---------------------------------------------------------
+def _settle(job: Job, actual_micros: int) -> None:
+    from budgets.services import hold_settle
+
+    hold_settle(job=job, actual_micros=actual_micros)
+
+
+def _release(job: Job, reason: str) -> None:
+    from budgets.services import hold_release
+
+    hold_release(job=job, reason=reason)
+
+
+# --- claiming and owning a job --------------------------------------------------------------------
+def _claim(job: Job, *, now: datetime, deadline: datetime | None) -> int | None:
+    """queued → running for this worker; returns the attempt number it owns, None if another won."""
+    fields: dict[str, Any] = {
+        "started_at": now,
+        "deadline": deadline,
+        "attempts": F("attempts") + 1,
+        "not_before": None,
+    }
+    if job.seed is None:
+        # A seed chosen now and stored makes the run reproducible months later.
+        fields["seed"] = random.randrange(2**31)
+    with transaction.atomic():
+        claimed = transition(
+            job.pk,
+            from_statuses=[JobStatus.QUEUED],
+            to_status=JobStatus.RUNNING,
+            actor_label=WORKER,
+            reason=f"claimed by {_worker_label()}",
+            **fields,
+        )
+        if not claimed:
+            return None
+        job.refresh_from_db()
+        waited_from = max(t for t in (job.queued_at, job.not_before, job.created_at) if t is not None)
+        if waited_from < now:
+            record_stage(job.pk, Stage.QUEUE_WAIT, started_at=waited_from, ended_at=now, actor_label=WORKER)
+    return job.attempts
+
+
+def _owned_status(job_id: object, attempt: int) -> str | None:
+    """Lock the job row; its status if this attempt still owns it (running), else None.
+
+    Must run inside `transaction.atomic`: the row lock makes the following transition race-free
+    against a cancel or the reaper, which both change `status` or `attempts` first.
+    """
+    row = Job.objects.select_for_update().filter(pk=job_id).values("status", "attempts").first()
+    if row is None or row["status"] != JobStatus.RUNNING or row["attempts"] != attempt:
+        return None
+    return row["status"]
+
+
+def _worker_label() -> str:
+    return f"{Conf.CLUSTER_NAME}/{os.getpid()}"
+
+
+def _request(job: Job) -> ExecutionRequest:
+    return ExecutionRequest(
+        job_id=str(job.pk),
+        circuit=Circuit.from_json(job.circuit),
+        shots=job.shots,
+        seed=job.seed,
+        trace_id=job.trace_id,
+    )
+
+
+def _adapter(backend_id: str) -> Any:
+    from adapters.registry import get_adapter
+
+    return get_adapter(backend_id)
+
+
+# --- outcomes ---------------------------------------------------------------------------------------
+def _hellinger_fidelity(counts: Mapping[str, int], ideal: Mapping[str, float]) -> float:
+    """F = (Σ √(p·q))² between the measured frequencies and the ideal distribution."""
+    total = sum(counts.values())
+    overlap = sum(math.sqrt(n / total * float(ideal.get(b, 0.0))) for b, n in counts.items())
+    return overlap**2
+
+
+def _metrics(job: Job, counts: Mapping[str, int]) -> dict[str, Any]:
+    """Fidelity against the family's exact ideal where the family has one; {} otherwise."""
+    try:
+        from jobs.families import get_family
+
+        family = get_family(job.family, job.family_version)
+        if family.ideal is None:
+            return {}
+        ideal = family.ideal(family.parse(job.params))
+    except Exception:  # a family without an ideal, or one that cannot rebuild it, is no failure
+        logger.debug("no ideal distribution for job %s", job.pk, exc_info=True)
+        return {}
+    if not ideal:
+        return {}
+    return {"hellinger_fidelity": _hellinger_fidelity(counts, ideal)}
+
+
+def _check_counts(job: Job, counts: Mapping[str, int]) -> None:
+    width = len(Circuit.from_json(job.circuit).measured)
+    if sum(counts.values()) != job.shots:
+        raise AdapterError(f"the backend returned {sum(counts.values())} shots, not {job.shots}")
+    bad = [b for b in counts if len(b) != width or set(b) - {"0", "1"}]
+    if bad:
+        raise AdapterError(f"the backend returned malformed bitstrings, e.g. {bad[0]!r} for {width} bits")
+
+
+def _store_result(
+    job: Job,
+    attempt: int,
+    result: RunResult,
+    *,
+    cost_micros: int,
+    started: datetime,
+    extra_meta: Mapping[str, Any] | None = None,
+) -> bool:
+    """running → succeeded with the result, the stage timeline and the settled cost, atomically.
+
+    Returns False (and stores nothing) when this attempt no longer owns the job; a job cancelled
+    meanwhile gets its hold released instead.
+    """
+    parse_start = timezone.now()
+    _check_counts(job, result.counts)
+    counts = dict(sorted(result.counts.items()))
+    post_start = timezone.now()
+    metrics = _metrics(job, counts)
+    done = timezone.now()
+    meta = {
+        "execute_seconds": result.execute_seconds,
+        "transpile_seconds": result.transpile_seconds,
+        "billable_seconds": result.billable_seconds,
+        "precision": result.precision,
+        "sdk_versions": dict(result.sdk_versions),
+        "seed": result.seed if result.seed is not None else job.seed,
+        "emulated": result.emulated,
+        "backend": result.backend_id,
+        "attempt": attempt,
+        "cluster": Conf.CLUSTER_NAME,
+        **({"adapter": dict(result.metadata)} if result.metadata else {}),
+        **(extra_meta or {}),
+    }
+    with transaction.atomic():
+        if _owned_status(job.pk, attempt) is None:
+            status = Job.objects.filter(pk=job.pk).values_list("status", flat=True).first()
+            if status == JobStatus.CANCELLED:
+                _release(job, "cancelled while running")
+            return False
+        transition(
+            job.pk,
+            from_statuses=[JobStatus.RUNNING],
+            to_status=JobStatus.SUCCEEDED,
+            actor_label=WORKER,
+            reason=f"{result.backend_id}: {sum(counts.values())} shots",
+            counts=counts,
+            result_meta=meta,
+            metrics=metrics,
+            cost_micros=cost_micros,
+            sdk_versions=dict(result.sdk_versions) or job.sdk_versions,
+            calibration=dict(result.calibration or {}) or job.calibration,
+            emulated=result.emulated,
+            seed=result.seed if result.seed is not None else job.seed,
+            finished_at=done,
+            deadline=None,
+            not_before=None,
+            error_code="",
+            error_message="",
+        )
+        transpile_end = started + timedelta(seconds=result.transpile_seconds)
+        record_stage(job.pk, Stage.TRANSPILE, started_at=started, ended_at=transpile_end, actor_label=WORKER)
+        record_stage(
+            job.pk,
+            Stage.EXECUTE,
+            started_at=transpile_end,
+            ended_at=transpile_end + timedelta(seconds=result.execute_seconds),
+            data={"backend": result.backend_id, "shots": result.shots, "attempt": attempt},
+            actor_label=WORKER,
+        )
+        record_stage(job.pk, Stage.PARSE, started_at=parse_start, ended_at=post_start, actor_label=WORKER)
+        record_stage(job.pk, Stage.POSTPROCESS, started_at=post_start, ended_at=done, actor_label=WORKER)
+        _settle(job, cost_micros)
+    return True
+
+
+def _fail(job: Job, attempt: int | None, *, code: str, message: str, actor_label: str = WORKER) -> bool:
+    """running → failed with the vendor's message, hold released; False if this attempt lost the job."""
+    with transaction.atomic():
+        if attempt is not None and _owned_status(job.pk, attempt) is None:
+            return False
+        failed = transition(
+            job.pk,
+            from_statuses=[JobStatus.RUNNING],
+            to_status=JobStatus.FAILED,
+            actor_label=actor_label,
+            reason=message[:2000],
+            error_code=code,
+            error_message=message,
+            finished_at=timezone.now(),
+            deadline=None,
+            not_before=None,
+        )
+        if failed:
+            _release(job, f"failed: {code}")
+    return failed
+
+
+def _requeue(job: Job, attempt: int, *, reason: str, delay: float, code: str = "", message: str = "") -> bool:
+    """running → queued, to be started again after `delay` seconds (enqueued on commit)."""
+    not_before = timezone.now() + timedelta(seconds=delay)
+    with transaction.atomic():
+        if _owned_status(job.pk, attempt) is None:
+            return False
+        moved = transition(
+            job.pk,
+            from_statuses=[JobStatus.RUNNING],
+            to_status=JobStatus.QUEUED,
+            actor_label=WORKER,
+            reason=reason,
+            data={"attempt": attempt, "retry_in_seconds": round(delay, 3)},
+            not_before=not_before,
+            deadline=None,
+            error_code=code,
+            error_message=message,
+        )
+        if moved:
+            transaction.on_commit(lambda: enqueue_job(job.pk, run_at=not_before))
+    return moved
+
+
+def _on_adapter_error(job: Job, attempt: int, exc: AdapterError) -> str:
+    """Transient: back to the queue with backoff, until the attempt limit. Permanent: failed now."""
+    message = exc.vendor_message or str(exc)
+    if exc.transient and attempt < max_attempts():
+        delay = _backoff_seconds(attempt)
+        _requeue(
+            job,
+            attempt,
+            reason=f"transient backend error (attempt {attempt} of {max_attempts()}), retry in {delay:.1f} s: "
+            f"{message}",
+            delay=delay,
+            code=exc.code,
+            message=message,
+        )
+        return "retrying"
+    if exc.transient:
+        message = f"{message} (gave up after {attempt} attempts)"
+    _fail(job, attempt, code=exc.code, message=message)
+    return "failed"
+
+
+# --- simulator tiers ------------------------------------------------------------------------------
+def run_job(job_id: str) -> str:
+    """Execute a queued simulator job (tiers 0–2) on its backend and store the outcome.
+
+    Returns a short word for django-q2's result record. A duplicate delivery, a paused or cancelled
+    job, or one whose retry backoff has not passed, is left alone.
+    """
+    job = Job.objects.filter(pk=job_id).first()
+    if job is None:
+        return "missing"
+    if job.status != JobStatus.QUEUED:
+        return f"skipped ({job.status})"
+    now = timezone.now()
+    if job.not_before is not None and job.not_before > now:
+        return "deferred"
+    if (job.tier or 0) >= HARDWARE_TIER:
+        # Rerouted to hardware after it was queued here: the hardware cluster submits it.
+        enqueue_job(job.pk)
+        return "rerouted to hardware"
+    attempt = _claim(job, now=now, deadline=_deadline(now))
+    if attempt is None:
+        return "skipped (claimed elsewhere)"
+    job.refresh_from_db()
+    try:
+        adapter = _adapter(job.backend)
+        request = _request(job)
+        started = timezone.now()
+        result = adapter.run(request)
+        price = adapter.capabilities().price
+        cost = price.cost_micros(shots=job.shots, seconds=result.billable_seconds)
+        stored = _store_result(job, attempt, result, cost_micros=cost, started=started)
+    except AdapterError as exc:
+        return _on_adapter_error(job, attempt, exc)
+    except Exception as exc:
+        # A bug or a malformed stored circuit: retrying would fail the same way.
+        logger.exception("job %s failed in the worker", job.pk)
+        _fail(job, attempt, code="worker_error", message=f"{type(exc).__name__}: {exc}")
+        return "failed"
+    return "succeeded" if stored else "discarded (job changed while running)"
+
+
+# --- hardware (tier 3) ----------------------------------------------------------------------------
+def submit_hardware_job(job_id: str) -> str:
+    """Claim a queued hardware job and submit it to the vendor without waiting for its queue.
+
+    The remote id is stored before anything else can fail. A job that already has a remote id (the
+    worker died after submitting, or the task came twice) is never submitted again: it is polled.
+    """
+    job = Job.objects.filter(pk=job_id).first()
+    if job is None:
+        return "missing"
+    now = timezone.now()
+    if job.status == JobStatus.RUNNING and job.remote_id:
+        _enqueue_poll(str(job.pk), now)
+        return "already submitted; polling"
+    if job.status != JobStatus.QUEUED:
+        return f"skipped ({job.status})"
+    if job.not_before is not None and job.not_before > now:
+        return "deferred"
+    attempt = _claim(job, now=now, deadline=None if job.remote_id else _deadline(now))
+    if attempt is None:
+        return "skipped (claimed elsewhere)"
+    job.refresh_from_db()
+    if not job.remote_id:
+        try:
+            remote_id = _adapter(job.backend).submit(_request(job))
+        except AdapterError as exc:
+            return _on_adapter_error(job, attempt, exc)
+        except Exception as exc:
+            logger.exception("job %s could not be submitted", job.pk)
+            _fail(job, attempt, code="worker_error", message=f"{type(exc).__name__}: {exc}")
+            return "failed"
+        submitted_at = timezone.now()
+        stored = Job.objects.filter(pk=job.pk, status=JobStatus.RUNNING, attempts=attempt).update(
+            remote_id=remote_id,
+            deadline=None,
+            not_before=submitted_at,
+            result_meta={"remote_id": remote_id, "submitted_at": submitted_at.isoformat()},
+            updated_at=submitted_at,
+        )
+        if not stored:
+            # Cancelled (or reaped) while submitting: the vendor must not run it.
+            _cancel_remote(job.backend, remote_id)
+            return "discarded (job changed while submitting)"
+    _enqueue_poll(str(job.pk), timezone.now() + timedelta(seconds=_poll_seconds()))
+    return "submitted"
+
+
+def _cancel_remote(backend_id: str, remote_id: str) -> None:
+    try:
+        _adapter(backend_id).cancel(remote_id)
+    except Exception:
+        logger.warning("could not cancel remote job %s on %s", remote_id, backend_id, exc_info=True)
+
+
+def _claim_poll(job_id: object, now: datetime) -> bool:
+    """Take the next poll slot of a running remote job (its `not_before` is the next poll due).
+
+    Two pollers of one job (a duplicate delivery, the sweeper reviving a chain that was only late)
+    race on this conditional UPDATE; the loser stops, so each job has one live poll chain.
+    """
+    return bool(
+        Job.objects.filter(pk=job_id, status=JobStatus.RUNNING)
+        .exclude(remote_id="")
+        .filter(Q(not_before__isnull=True) | Q(not_before__lte=now))
+        .update(not_before=now + timedelta(seconds=_poll_seconds()))
+    )
+
+
+def poll_hardware_job(job_id: str) -> str:
+    """Poll one submitted hardware job by its remote id; store the result when the vendor is done."""
+    now = timezone.now()
+    if not _claim_poll(job_id, now):
+        return "skipped (not due, or not running)"
+    job = Job.objects.get(pk=job_id)
+    adapter = _adapter(job.backend)
+    try:
+        state: PollResult = adapter.poll(job.remote_id)
+    except AdapterError as exc:
+        if exc.transient:
+            _enqueue_poll(str(job.pk), job.not_before or now)
+            return "poll failed; retrying"
+        _fail(job, job.attempts, code=exc.code, message=exc.vendor_message or str(exc))
+        return "failed"
+    if state.state is RemoteState.DONE:
+        try:
+            result = adapter.result(job.remote_id)
+            cost = adapter.capabilities().price.cost_micros(shots=job.shots, seconds=result.billable_seconds)
+            submitted = job.result_meta.get("submitted_at")
+            meta = {"remote_id": job.remote_id, **({"submitted_at": submitted} if submitted else {})}
+            started = now - timedelta(seconds=result.transpile_seconds + result.execute_seconds)
+            stored = _store_result(job, job.attempts, result, cost_micros=cost, started=started, extra_meta=meta)
+        except AdapterError as exc:
+            return _on_adapter_error(job, job.attempts, exc)
+        return "succeeded" if stored else "discarded (job changed while running)"
+    if state.state is RemoteState.FAILED:
+        _fail(job, job.attempts, code="backend_failed", message=state.detail or "the vendor reports the job failed")
+        return "failed"
+    if state.state is RemoteState.CANCELLED:
+        with transaction.atomic():
+            if _owned_status(job.pk, job.attempts) is not None and transition(
+                job.pk,
+                from_statuses=[JobStatus.RUNNING],
+                to_status=JobStatus.CANCELLED,
+                actor_label=WORKER,
+                reason=state.detail or "cancelled by the vendor",
+                finished_at=timezone.now(),
+                deadline=None,
+                not_before=None,
+            ):
+                _release(job, "cancelled by the vendor")
+        return "cancelled"
+    # Still queued or running at the vendor: keep the ETA where the UI can show it.
+    vendor = {
+        "state": str(state.state),
+        "queue_position": state.queue_position,
+        "eta_seconds": state.eta_seconds,
+        "detail": state.detail,
+        "polled_at": now.isoformat(),
+    }
+    Job.objects.filter(pk=job.pk, status=JobStatus.RUNNING).update(result_meta={**job.result_meta, "vendor": vendor})
+    _enqueue_poll(str(job.pk), job.not_before or now)
+    return str(state.state)
+
+
+def poll_hardware_jobs(now: datetime | None = None) -> int:
+    """Sweeper (scheduled on the hardware cluster): revive the poll chain of every running remote
+    job whose next poll is overdue — its task was lost with a dead worker. Returns how many."""
+    now = now or timezone.now()
+    overdue = now - timedelta(seconds=max(10.0, 3 * _poll_seconds()))
+    revived = 0
+    ids = Job.objects.filter(status=JobStatus.RUNNING).exclude(remote_id="")
+    ids = ids.filter(Q(not_before__isnull=True) | Q(not_before__lt=overdue)).values_list("pk", flat=True)
+    for job_id in ids:
+        _enqueue_poll(str(job_id), now)
+        revived += 1
+    return revived
+
+
+# --- the reaper -----------------------------------------------------------------------------------
+def reap_jobs(now: datetime | None = None) -> dict[str, int]:
+    """Return work that lost its worker or its task; run the money and approval sweepers.
+
+    - Running jobs past their deadline (worker killed, OOM, past the task timeout) without a remote id
+      go back to the queue, or fail after JOB_MAX_ATTEMPTS starts ("worker died 3 times").
+    - Queued jobs with no pending task (an enqueue lost with a crashed web process, a backoff whose
+      task went missing) are enqueued again once their `not_before` has passed.
+    """
+    now = now or timezone.now()
+    counts = {"requeued": 0, "failed": 0, "reenqueued": 0, "holds_expired": 0, "approvals_expired": 0}
+    limit = max_attempts()
+
+    dead = Job.objects.filter(status=JobStatus.RUNNING, deadline__lt=now, remote_id="")
+    for job in dead.only("id", "attempts", "deadline"):
+        with transaction.atomic():
+            row = (
+                Job.objects.select_for_update()
+                .filter(pk=job.pk, status=JobStatus.RUNNING, deadline__lt=now, remote_id="")
+                .first()
+            )
+            if row is None:
+                continue
+            if row.attempts >= limit:
+                message = (
+                    f"worker died {row.attempts} times (killed, out of memory, or past the task time limit); giving up"
+                )
+                counts["failed"] += _fail(row, None, code="worker_died", message=message, actor_label=REAPER)
+            elif transition(
+                row.pk,
+                from_statuses=[JobStatus.RUNNING],
+                to_status=JobStatus.QUEUED,
+                actor_label=REAPER,
+                reason=f"worker died during attempt {row.attempts} of {limit}; queued again",
+                data={"attempt": row.attempts, "deadline": row.deadline.isoformat()},
+                deadline=None,
+                not_before=None,
+            ):
+                counts["requeued"] += 1
+                transaction.on_commit(lambda pk=row.pk: enqueue_job(pk))
+
+    pending = _pending_task_job_ids()
+    stale = Job.objects.filter(status=JobStatus.QUEUED, updated_at__lt=now - _lost_after()).filter(
+        Q(not_before__isnull=True) | Q(not_before__lte=now)
+    )
+    for job_id in stale.values_list("pk", flat=True):
+        if pending is not None and str(job_id) in pending:
+            continue
+        enqueue_job(job_id)
+        counts["reenqueued"] += 1
+
+    try:
+        from budgets.services import holds_expire
+
+        counts["holds_expired"] = holds_expire(now=now)
+    except (ImportError, AttributeError):
+        logger.debug("budgets.services.holds_expire is not available")
+    try:
+        from jobs.services import approvals_expire
+
+        counts["approvals_expired"] = int(approvals_expire() or 0)
+    except (ImportError, AttributeError):
+        logger.debug("jobs.services.approvals_expire is not available")
+    if counts["requeued"] or counts["failed"] or counts["reenqueued"]:
+        logger.info("reaper: %s", counts)
+    return counts
+
+
+# --- schedules ------------------------------------------------------------------------------------
+SCHEDULES: tuple[dict[str, Any], ...] = (
+    # django-q2's scheduler wakes every 30 s and its finest interval is one minute. A schedule must
+    # name its cluster: one without runs only on the default cluster, which `serve` does not start.
+    {"name": "jobs.reap_jobs", "func": "jobs.tasks.reap_jobs", "cluster": INTERACTIVE},
+    {"name": "jobs.poll_hardware_jobs", "func": "jobs.tasks.poll_hardware_jobs", "cluster": HARDWARE},
+)
+
+
+def ensure_schedules(using: str = "default") -> None:
+    """Create or repair the periodic schedules; idempotent (run after every migrate)."""
+    from django_q.models import Schedule
+
+    for spec in SCHEDULES:
+        Schedule.objects.using(using).update_or_create(
+            name=spec["name"],
+            defaults={
+                "func": spec["func"],
+                "cluster": spec["cluster"],
+                "schedule_type": Schedule.MINUTES,
+                "minutes": 1,
+                "repeats": -1,
+            },
+        )
