@@ -205,14 +205,30 @@ if PRODUCTION:
 CURRENCY = os.environ.get("HYBRIDPORTAL_CURRENCY", "USD")
 
 # --- Workers (django-q2) --------------------------------------------------------------------------
-# ORM broker: at-least-once delivery (a task whose worker dies reappears after `retry`). `retry` must
-# exceed `timeout` plus queue wait, or a task still running is delivered a second time. Every web and
-# worker process shares `name` and SECRET_KEY. Clusters: interactive (small simulator jobs), batch
-# (sweeps, benchmarks) and hardware (submit/poll vendor jobs); start one with
-# `Q_CLUSTER_NAME=batch python manage.py qcluster`.
+# Why these values (REFERENCE.md, django-q2):
+# - ORM broker: at-least-once. A task pulled by a cluster is locked until now + `retry`; a worker that
+#   dies (kill -9, OOM) saves nothing and the task reappears after `retry`. Our tasks claim the Job row
+#   with a conditional UPDATE, so a second delivery does nothing; the Job row, not django-q2's tables,
+#   is the truth, and the reaper (jobs.tasks.reap_jobs) returns jobs whose worker died.
+# - `retry` > `timeout` (+ time in the cluster's in-memory queue), or a task still running is delivered
+#   a second time. Checked below for every cluster.
+# - `max_attempts` bounds redeliveries of one task (0 would retry forever); the job's own attempt limit
+#   is JOB_MAX_ATTEMPTS. `ack_failures` so a task that raised is not redelivered: the job already
+#   recorded the failure.
+# - Tasks carry ids only (payloads are pickled and signed with SECRET_KEY, shared by every process, as
+#   is `name`). CONN_MAX_AGE is 0 (see DATABASES): workers fork and live long, and a persistent
+#   connection across a fork or a server restart breaks.
+# - Clusters: interactive (small simulator jobs, and the reaper), batch (sweeps, benchmarks) and
+#   hardware (vendor submit/poll). `serve` starts one process each with Q_CLUSTER_NAME=<name> (the
+#   `--name` flag does not take effect). Schedules name their cluster; the default one is not started.
+# - A cluster prefetches up to `queue_limit` tasks and locks their rows for `retry`: their wait counts
+#   against `retry`, and a cluster that dies strands them until `retry` passes (the reaper re-enqueues
+#   such jobs sooner). So prefetch little.
 Q_TIMEOUT = int(os.environ.get("Q_TIMEOUT", "600"))
 Q_RETRY = int(os.environ.get("Q_RETRY", str(Q_TIMEOUT + 300)))
-if Q_RETRY <= Q_TIMEOUT:
+Q_HARDWARE_TIMEOUT = int(os.environ.get("Q_HARDWARE_TIMEOUT", "120"))
+Q_HARDWARE_RETRY = int(os.environ.get("Q_HARDWARE_RETRY", str(Q_HARDWARE_TIMEOUT + 180)))
+if Q_RETRY <= Q_TIMEOUT or Q_HARDWARE_RETRY <= Q_HARDWARE_TIMEOUT:
     raise ImproperlyConfigured("Q_RETRY must exceed Q_TIMEOUT, or running tasks are delivered twice")
 Q_CLUSTER = {
     "name": "hybridportal",
@@ -227,14 +243,29 @@ Q_CLUSTER = {
     "recycle": 500,
     "max_rss": 2_000_000,
     "save_limit": 2000,
-    "queue_limit": 50,
+    "queue_limit": 4,
     "label": "Workers",
     "ALT_CLUSTERS": {
         "interactive": {"workers": int(os.environ.get("Q_INTERACTIVE_WORKERS", "2"))},
         "batch": {"workers": int(os.environ.get("Q_BATCH_WORKERS", "1"))},
-        "hardware": {"workers": int(os.environ.get("Q_HARDWARE_WORKERS", "1")), "timeout": 120, "retry": 300},
+        "hardware": {
+            "workers": int(os.environ.get("Q_HARDWARE_WORKERS", "1")),
+            "timeout": Q_HARDWARE_TIMEOUT,
+            "retry": Q_HARDWARE_RETRY,
+        },
     },
 }
+# A job may be started this many times (worker deaths and transient backend errors both count).
+JOB_MAX_ATTEMPTS = int(os.environ.get("JOB_MAX_ATTEMPTS", "3"))
+# Transient backend errors: retry after base × 2^(attempt-1) seconds (±20 %), capped.
+JOB_RETRY_BACKOFF_SECONDS = float(os.environ.get("JOB_RETRY_BACKOFF_SECONDS", "2"))
+JOB_RETRY_BACKOFF_MAX_SECONDS = float(os.environ.get("JOB_RETRY_BACKOFF_MAX_SECONDS", "300"))
+# A running simulator job is reaped this long after its cluster's task timeout.
+JOB_DEADLINE_MARGIN_SECONDS = float(os.environ.get("JOB_DEADLINE_MARGIN_SECONDS", "30"))
+# A queued job whose task is missing from the broker this long after its last change is enqueued again.
+JOB_LOST_ENQUEUE_SECONDS = float(os.environ.get("JOB_LOST_ENQUEUE_SECONDS", "60"))
+# How often a submitted hardware job is polled.
+HARDWARE_POLL_SECONDS = float(os.environ.get("HARDWARE_POLL_SECONDS", "2"))
 
 # --- Backends -------------------------------------------------------------------------------------
 HYBRIDPORTAL_BACKENDS = {
