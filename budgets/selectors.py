@@ -15,6 +15,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Exists, F, OuterRef, QuerySet
 
 from budgets.models import (
+    ApiToken,
     Budget,
     BudgetAlert,
     ExperimentClass,
@@ -135,3 +136,10 @@ def approvers_for_team(team: Team) -> QuerySet[AbstractBaseUser]:
         .distinct()
         .order_by("username")
     )
+
+
+def tokens_for_user(user: AbstractBaseUser) -> QuerySet[ApiToken]:
+    """The user's own API tokens, newest first (revoked ones included, for the record)."""
+    if not user.is_authenticated:
+        return ApiToken.objects.none()
+    return ApiToken.objects.filter(user=user)
