@@ -2,19 +2,32 @@
 
 Validation names the field and the limit on every refusal. The family's own params are validated by
 the family's schema and reported under ``params.<name>``.
+
+Two pure steps, no database: `parse_job_request` checks the envelope, `resolve_job_request` turns the
+declared problem into a bound circuit (family + version + params → IR) and checks it fits a backend.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Literal
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from adapters.ir import Circuit, IRError, canonical_json
+from adapters.ir import fingerprint as ir_fingerprint
+
+if TYPE_CHECKING:
+    from jobs.families.base import Family, FamilyParams
 
 MAX_SHOTS = 1_000_000
 MAX_LABELS = 20
 MAX_LABEL_LENGTH = 64
+MAX_PARAMS_BYTES = 512 * 1024  # canonical JSON of params; OpenQASM text (≤ 256 KiB) fits with room to spare
 LABEL_RE = re.compile(r"^[A-Za-z0-9_.:=/-]+$")
 
 
@@ -84,3 +97,90 @@ def parse_job_request(raw: Any) -> JobRequest:
         return JobRequest.model_validate(raw)
     except ValidationError as exc:
         raise first_error(exc) from None
+
+
+@dataclass(frozen=True)
+class ParsedJob:
+    """A request resolved to its problem: the family, validated params and the bound circuit."""
+
+    request: JobRequest
+    family: Family
+    params: FamilyParams
+    circuit: Circuit
+
+    @property
+    def n_qubits(self) -> int:
+        return self.circuit.n_qubits
+
+    @property
+    def family_version(self) -> int:
+        return self.family.version
+
+    @property
+    def params_json(self) -> dict[str, Any]:
+        """The params as validated, defaults filled in: what the job row stores."""
+        return self.params.model_dump(mode="json")
+
+    @cached_property
+    def ideal(self) -> Mapping[str, float] | None:
+        """The exact output distribution (qubit 0 leftmost), or None where it is not cheap.
+
+        Computed on first use: submit does not need it, benchmarks and result pages do.
+        """
+        return self.family.ideal(self.params) if self.family.ideal is not None else None
+
+    def fingerprint(self, backend: str, sdk_versions: Mapping[str, str] | None = None) -> str:
+        """The dedup / cache key: canonical IR, shots, backend and SDK versions (installed ones by default)."""
+        if sdk_versions is None:
+            from adapters.versions import sdk_versions as installed
+
+            sdk_versions = installed()
+        return ir_fingerprint(self.circuit, shots=self.request.shots, backend=backend, sdk_versions=sdk_versions)
+
+
+def max_qubits_any() -> int:
+    """The widest backend's qubit limit (the adapter registry's, or the modelled-device fallback)."""
+    from adapters.qasm import default_max_qubits
+
+    return default_max_qubits()
+
+
+def resolve_job_request(req: JobRequest, *, max_qubits: int | None = None) -> ParsedJob:
+    """Resolve family + version, validate params with the family's schema, build the circuit and check
+    it fits the widest backend. Raises ContractError naming ``family``, ``family_version``, ``params``
+    or ``params.<name>`` with the limit in the message. Pure: no database."""
+    from jobs.families import get_family
+
+    family = get_family(req.family, req.family_version)
+    try:
+        size = len(canonical_json(req.params).encode())
+    except (TypeError, ValueError):
+        raise ContractError("params", "must be plain JSON (no NaN or Infinity)") from None
+    if size > MAX_PARAMS_BYTES:
+        raise ContractError("params", f"{size} bytes exceeds the limit of {MAX_PARAMS_BYTES} bytes")
+    try:
+        params = family.parse(req.params)
+    except ValidationError as exc:
+        raise first_error(exc, prefix="params") from None
+    limit = max_qubits if max_qubits is not None else max_qubits_any()
+    try:
+        circuit = _build(family, params, limit)
+    except IRError as exc:
+        field = exc.field if exc.field.startswith("params") else "params"
+        message = str(exc).removeprefix(f"{exc.field}: ")
+        raise ContractError(field, message) from None
+    if circuit.n_qubits > limit:
+        raise ContractError(
+            f"params.{family.qubits_field}",
+            f"needs {circuit.n_qubits} qubits; the largest backend takes {limit}",
+        )
+    return ParsedJob(request=req, family=family, params=params, circuit=circuit)
+
+
+def _build(family: Family, params: FamilyParams, max_qubits: int) -> Circuit:
+    # OpenQASM checks the qubit limit while scanning, before qiskit parses anything.
+    if family.name == "openqasm":
+        from adapters.qasm import parse_qasm
+
+        return parse_qasm(params.qasm, max_qubits=max_qubits)  # type: ignore[attr-defined]
+    return family.build(params)

@@ -11,6 +11,12 @@ from pydantic import BaseModel, ConfigDict
 
 from adapters.ir import Circuit
 
+# The largest device any adapter models (IBM Heron r2, 156 qubits). Families whose ideal is known
+# without simulation (GHZ, Bernstein–Vazirani, mirror) may go this wide; the backends' own limit
+# (`adapters.registry.max_qubits_any`) is checked when a job is resolved.
+MAX_QUBITS = 156
+BITSTRING_PATTERN = r"^[01]+$"
+
 
 class FamilyParams(BaseModel):
     """Base for every family's params: unknown keys are refused, naming the key."""
@@ -37,6 +43,7 @@ class Family:
     ideal: IdealFn | None = None  # bitstring (qubit 0 leftmost) → probability
     prefers_noise: bool = False  # benchmark families that exist to measure noise
     example: Mapping[str, Any] = field(default_factory=dict)  # valid params shown in the UI and docs
+    qubits_field: str = "n_qubits"  # the param a "too many qubits" refusal names (params.<this>)
 
     def parse(self, raw: Mapping[str, Any]) -> FamilyParams:
         return self.params_model.model_validate(dict(raw))
