@@ -11,10 +11,12 @@ from decimal import Decimal
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
+from django.utils import timezone
 
 from budgets.errors import ServiceError
 from budgets.models import (
@@ -259,9 +261,19 @@ class BudgetAdmin(admin.ModelAdmin):
 
 @admin.register(PriceModel)
 class PriceModelAdmin(admin.ModelAdmin):
+    """Prices are stored in micro-units, like every amount; the list shows them in the currency."""
+
     list_display = ["backend_id", "kind", "per_task", "per_shot", "per_second", "per_minute", "min_seconds"]
     list_filter = ["kind"]
     search_fields = ["backend_id"]
+
+    def get_form(self, request: HttpRequest, obj: PriceModel | None = None, **kwargs: Any) -> type[forms.ModelForm]:
+        unit = f"micro-units of {settings.CURRENCY} (1 {settings.CURRENCY} = 1000000)"
+        kwargs["help_texts"] = {f: unit for f in ("per_task_micros", "per_shot_micros", "per_second_micros")} | {
+            "per_minute_micros": unit,
+            "min_seconds": "billed minimum per task (SV1: 3 seconds)",
+        }
+        return super().get_form(request, obj, **kwargs)
 
     @admin.display(description="per task")
     def per_task(self, price: PriceModel) -> str:
@@ -299,7 +311,7 @@ class HoldAdmin(ReadOnlyAdmin):
     list_display = ["pk", "job_id", "budget", "status", "amount", "settled", "created_at", "expires_at", "closed_at"]
     list_filter = ["status", "budget__team"]
     list_select_related = ["budget__team", "budget__experiment_class"]
-    search_fields = ["=job__id"]
+    search_fields = ["job__id"]
 
     @admin.display(description="amount", ordering="amount_micros")
     def amount(self, hold: Hold) -> str:
@@ -331,13 +343,31 @@ class AuditEventAdmin(ReadOnlyAdmin):
 
 
 # --- API tokens -----------------------------------------------------------------------------------
+class TokenStateFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [("live", "Live"), ("expired", "Expired"), ("revoked", "Revoked")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> QuerySet[ApiToken]:
+        now = timezone.now()
+        if self.value() == "live":
+            return queryset.filter(revoked_at__isnull=True, expires_at__gt=now)
+        if self.value() == "expired":
+            return queryset.filter(revoked_at__isnull=True, expires_at__lte=now)
+        if self.value() == "revoked":
+            return queryset.filter(revoked_at__isnull=False)
+        return queryset
+
+
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
     """Tokens are issued by `issue_token` or the Tokens page (the secret is shown once, there). Here an
     admin sees them and revokes them; the hash is never shown or editable."""
 
     list_display = ["prefix", "user", "name", "scopes", "created_at", "expires_at", "last_used_at", "revoked_at"]
-    list_filter = ["revoked_at", "expires_at"]
+    list_filter = [TokenStateFilter]
     list_select_related = ["user"]
     search_fields = ["prefix", "user__username", "name"]
     fields = ["prefix", "user", "name", "scopes", "created_at", "expires_at", "last_used_at", "revoked_at"]

@@ -196,6 +196,8 @@ def test_token_admin_revokes_and_never_shows_the_hash(admin_client, cast):
     response = admin_client.post("/admin/budgets/apitoken/", {"action": "revoke", ACTION_CHECKBOX_NAME: [token.pk]})
     assert response.status_code == 302
     assert ApiToken.objects.get(pk=token.pk).revoked_at is not None
+    assert token.prefix in admin_client.get("/admin/budgets/apitoken/?state=revoked").content.decode()
+    assert token.prefix not in admin_client.get("/admin/budgets/apitoken/?state=live").content.decode()
     assert AuditEvent.objects.filter(action="token.revoke", actor=admin_client.admin).exists()
 
 
@@ -206,6 +208,9 @@ def test_jobs_are_listed_searchable_and_read_only(admin_client, cast, make_job):
     assert str(job.id)[:8] in admin_client.get(f"/admin/jobs/job/?q={job.id}").content.decode()
     assert str(job.id)[:8] in admin_client.get("/admin/jobs/job/?q=ffffffff").content.decode()
     assert str(job.id)[:8] not in admin_client.get("/admin/jobs/job/?q=nothing-like-it").content.decode()
+    hold_reserve(job=job, budget=cast.qlab_budget, amount_micros=1)
+    assert f"{job.id}" in admin_client.get(f"/admin/budgets/hold/?q={str(job.id)[:8]}").content.decode()
+    assert admin_client.get("/admin/budgets/hold/?q=not-a-uuid").status_code == 200
     assert admin_client.get(f"/admin/jobs/job/{job.id}/change/").status_code == 200
     assert admin_client.post(f"/admin/jobs/job/{job.id}/change/", {}).status_code == 403
     assert admin_client.post(f"/admin/jobs/job/{job.id}/delete/", {"post": "yes"}).status_code == 403
