@@ -160,6 +160,15 @@ def test_a_released_hold_can_reserve_again_when_the_job_comes_back(cast, make_jo
     assert fresh(cast.qlab_budget).reserved_micros == 6_000_000
 
 
+def test_a_charged_job_cannot_reserve_again(cast, make_job):
+    job = make_job()
+    hold_reserve(job=job, budget=cast.qlab_budget, amount_micros=to_micros("1.00"))
+    hold_settle(job=job, actual_micros=to_micros("1.00"))
+    with pytest.raises(Conflict, match="already been charged"):
+        hold_reserve(job=job, budget=cast.qlab_budget, amount_micros=to_micros("1.00"))
+    assert fresh(cast.qlab_budget).reserved_micros == 0
+
+
 def test_the_database_itself_refuses_an_update_that_would_overspend(cast):
     with pytest.raises(IntegrityError), transaction.atomic():
         Budget.objects.filter(pk=cast.qlab_budget.pk).update(spent_micros=F("limit_micros") + 1)
