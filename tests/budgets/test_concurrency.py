@@ -13,7 +13,7 @@ import pytest
 from django.db import connection, connections
 
 from budgets.errors import BudgetExceeded
-from budgets.models import Hold, HoldStatus, LedgerEntry, LedgerKind
+from budgets.models import Budget, Hold, HoldStatus, LedgerEntry, LedgerKind
 from budgets.services import budget_set, hold_release, hold_reserve, hold_settle
 from tests.budgets.conftest import new_job
 
@@ -82,3 +82,33 @@ def test_hundred_concurrent_reservations_never_overspend_and_all_settle(cast):
     budget.refresh_from_db()
     assert budget.reserved_micros == 0
     assert budget.spent_micros == AFFORDABLE // 2 * (COST // 2)
+
+
+def test_a_settlement_delivered_to_many_workers_at_once_charges_once(cast):
+    """At-least-once delivery: the same 'job finished' task may run on several workers together."""
+    job = new_job(cast)
+    hold_reserve(job=job, budget=cast.qlab_budget, amount_micros=COST)
+    start = threading.Barrier(THREADS)
+    results: list[object] = []
+
+    def worker(i: int) -> None:
+        try:
+            start.wait(timeout=30)
+            if i % 2:
+                results.append(hold_settle(job=job, actual_micros=COST))
+            else:
+                results.append(hold_release(job=job, reason="duplicate failure report"))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert len(results) == THREADS
+    assert sum(r is not None for r in results) == 1  # exactly one worker closed the hold
+    budget = Budget.objects.get(pk=cast.qlab_budget.pk)
+    assert budget.reserved_micros == 0
+    assert budget.spent_micros in (0, COST)
+    assert LedgerEntry.objects.filter(hold__job=job).exclude(kind=LedgerKind.RESERVE).count() == 1
