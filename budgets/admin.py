@@ -31,11 +31,16 @@ from budgets.models import (
     PriceModel,
     Team,
 )
-from budgets.money import format_money, from_micros, to_micros
+from budgets.money import format_money, to_micros
 from budgets.selectors import budget_usage
 from budgets.services import budget_new_period, budget_set, budget_top_up, token_revoke
 
 MONEY_FIELD = {"max_digits": 14, "decimal_places": 6, "min_value": Decimal(0)}
+
+
+def _major(micros: int) -> Decimal:
+    """12_500_000 → Decimal('12.50') for a form field (cents unless that would hide the amount)."""
+    return Decimal(format_money(micros).split(" ", 1)[1])
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -95,8 +100,8 @@ class BudgetForm(forms.ModelForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if self.instance.pk:
-            self.fields["limit"].initial = from_micros(self.instance.limit_micros)
-            self.fields["approval_threshold"].initial = from_micros(self.instance.approval_threshold_micros)
+            self.fields["limit"].initial = _major(self.instance.limit_micros)
+            self.fields["approval_threshold"].initial = _major(self.instance.approval_threshold_micros)
         else:
             self.fields["approval_threshold"].initial = Decimal(0)
         self.fields["max_tier"].help_text = "Highest backend tier: 0 local simulator … 3 hardware."

@@ -48,6 +48,7 @@ def test_admin_creates_a_team_with_its_members(admin_client, cast):
 
 def test_admin_creates_a_budget_in_major_units_and_it_is_on_the_ledger(admin_client, cast):
     photonics = Team.objects.create(slug="photonics", name="Photonics")
+    assert admin_client.get("/admin/budgets/budget/add/").status_code == 200
     response = admin_client.post(
         "/admin/budgets/budget/add/",
         {
@@ -90,6 +91,8 @@ def change_budget(client, budget: Budget, limit: str):  # noqa: ANN001, ANN201
 
 
 def test_a_budget_change_in_the_admin_goes_to_the_ledger_and_the_audit_trail(admin_client, cast):
+    page = admin_client.get(f"/admin/budgets/budget/{cast.qlab_budget.pk}/change/").content.decode()
+    assert 'name="limit" value="100.00"' in page and 'name="spent_micros"' not in page
     response = change_budget(admin_client, cast.qlab_budget, "150.00")
     assert response.status_code == 302
     budget = Budget.objects.get(pk=cast.qlab_budget.pk)
