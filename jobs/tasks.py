@@ -154,18 +154,23 @@ def _enqueue_poll(job_id: str, run_at: datetime) -> None:
     _enqueue(POLL_HARDWARE_JOB, job_id, cluster=HARDWARE, run_at=run_at)
 
 
-def _pending_task_job_ids() -> set[str] | None:
-    """Job ids that have a run/submit/poll task waiting or in flight in the ORM broker.
+def _waiting_task_job_ids() -> set[str] | None:
+    """Job ids with a run/submit/poll task waiting in the ORM broker for any live cluster to pull.
 
-    A row stays in `OrmQ` from enqueue until the ack, whatever cluster holds it. None when the broker
-    is not the ORM (then nothing can be told about pending tasks).
+    Only rows no cluster has pulled count (`lock` in the past; the reaper asks only about jobs whose
+    backoff has passed, so their delayed rows are due too). A row a cluster has pulled stays locked
+    for `retry` even when that cluster died with it in memory, so such a job is enqueued again — at
+    worst a duplicate, which its claim turns into a no-op. None when the broker is not the ORM (then
+    nothing is known about pending tasks).
     """
     if not Conf.ORM:
         return None
     from django_q.models import OrmQ
 
+    now = timezone.now()
     ids: set[str] = set()
-    for row in OrmQ.objects.using(Conf.ORM).only("payload").iterator():
+    waiting = OrmQ.objects.using(Conf.ORM).filter(Q(lock__isnull=True) | Q(lock__lte=now))
+    for row in waiting.only("payload").iterator():
         task = row.task
         if task.get("func") in JOB_TASKS and task.get("args"):
             ids.add(str(task["args"][0]))
@@ -245,6 +250,15 @@ def _adapter(backend_id: str) -> Any:
     from adapters.registry import get_adapter
 
     return get_adapter(backend_id)
+
+
+def _cost_micros(adapter: Any, job: Job, result: RunResult) -> int:
+    """What the run cost at the backend's price (the admin's override when set), by billable time."""
+    from jobs.policy import price_overrides
+
+    caps = adapter.capabilities()
+    price = price_overrides().get(caps.backend_id, caps.price)
+    return price.cost_micros(shots=job.shots, seconds=result.billable_seconds)
 
 
 # --- outcomes ---------------------------------------------------------------------------------------
@@ -451,9 +465,7 @@ def run_job(job_id: str) -> str:
         request = _request(job)
         started = timezone.now()
         result = adapter.run(request)
-        price = adapter.capabilities().price
-        cost = price.cost_micros(shots=job.shots, seconds=result.billable_seconds)
-        stored = _store_result(job, attempt, result, cost_micros=cost, started=started)
+        stored = _store_result(job, attempt, result, cost_micros=_cost_micros(adapter, job, result), started=started)
     except AdapterError as exc:
         return _on_adapter_error(job, attempt, exc)
     except Exception as exc:
@@ -550,7 +562,7 @@ def poll_hardware_job(job_id: str) -> str:
     if state.state is RemoteState.DONE:
         try:
             result = adapter.result(job.remote_id)
-            cost = adapter.capabilities().price.cost_micros(shots=job.shots, seconds=result.billable_seconds)
+            cost = _cost_micros(adapter, job, result)
             submitted = job.result_meta.get("submitted_at")
             meta = {"remote_id": job.remote_id, **({"submitted_at": submitted} if submitted else {})}
             started = now - timedelta(seconds=result.transpile_seconds + result.execute_seconds)
@@ -614,6 +626,7 @@ def reap_jobs(now: datetime | None = None) -> dict[str, int]:
     now = now or timezone.now()
     counts = {"requeued": 0, "failed": 0, "reenqueued": 0, "holds_expired": 0, "approvals_expired": 0}
     limit = max_attempts()
+    requeued: set[Any] = set()
 
     dead = Job.objects.filter(status=JobStatus.RUNNING, deadline__lt=now, remote_id="")
     for job in dead.only("id", "attempts", "deadline"):
@@ -641,14 +654,15 @@ def reap_jobs(now: datetime | None = None) -> dict[str, int]:
                 not_before=None,
             ):
                 counts["requeued"] += 1
+                requeued.add(row.pk)
                 transaction.on_commit(lambda pk=row.pk: enqueue_job(pk))
 
-    pending = _pending_task_job_ids()
+    pending = _waiting_task_job_ids()
     stale = Job.objects.filter(status=JobStatus.QUEUED, updated_at__lt=now - _lost_after()).filter(
         Q(not_before__isnull=True) | Q(not_before__lte=now)
     )
     for job_id in stale.values_list("pk", flat=True):
-        if pending is not None and str(job_id) in pending:
+        if job_id in requeued or (pending is not None and str(job_id) in pending):
             continue
         enqueue_job(job_id)
         counts["reenqueued"] += 1
@@ -662,7 +676,7 @@ def reap_jobs(now: datetime | None = None) -> dict[str, int]:
     try:
         from jobs.services import approvals_expire
 
-        counts["approvals_expired"] = int(approvals_expire() or 0)
+        counts["approvals_expired"] = int(approvals_expire(now=now) or 0)
     except (ImportError, AttributeError):
         logger.debug("jobs.services.approvals_expire is not available")
     if counts["requeued"] or counts["failed"] or counts["reenqueued"]:

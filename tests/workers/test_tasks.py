@@ -1,0 +1,324 @@
+"""The worker tasks called in this process: routing, claims, retries, failures, the reaper.
+
+Real adapters throughout; failure injection is a small test backend registered in the registry that
+raises the scripted vendor errors and otherwise runs qsim.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+from django_q.models import OrmQ, Schedule
+
+from adapters import registry
+from adapters.base import (
+    Adapter,
+    CapacityError,
+    ExecutionRequest,
+    PermanentBackendError,
+    TransientBackendError,
+)
+from budgets.models import Budget, Hold, HoldStatus
+from budgets.services import hold_reserve
+from jobs import tasks
+from jobs.models import Job, JobEvent, JobStatus, Stage
+from tests.workers.conftest import queued_job
+
+
+class ScriptedBackend(Adapter):
+    """A backend that fails as scripted (one error per run, in order), then runs the circuit on qsim."""
+
+    backend_id = "test-scripted"
+
+    def __init__(self, errors: list[Exception], before_run: Callable[[ExecutionRequest], None] | None = None):
+        self.errors = list(errors)
+        self.before_run = before_run
+        self.inner = registry.get_adapter("qsim")
+        self.runs = 0
+
+    def capabilities(self) -> Any:
+        return dataclasses.replace(self.inner.capabilities(), backend_id=self.backend_id)
+
+    def estimate(self, request: ExecutionRequest) -> Any:
+        return self.inner.estimate(request)
+
+    def submit(self, request: ExecutionRequest) -> str:
+        self.runs += 1
+        if self.before_run is not None:
+            self.before_run(request)
+        if self.errors:
+            raise self.errors.pop(0)
+        return self.inner.submit(request)
+
+    def poll(self, remote_id: str) -> Any:
+        return self.inner.poll(remote_id)
+
+    def result(self, remote_id: str) -> Any:
+        return self.inner.result(remote_id)
+
+    def cancel(self, remote_id: str) -> bool:
+        return self.inner.cancel(remote_id)
+
+
+@pytest.fixture
+def scripted(monkeypatch: pytest.MonkeyPatch) -> Callable[..., ScriptedBackend]:
+    def install(*errors: Exception, before_run: Callable[[ExecutionRequest], None] | None = None) -> ScriptedBackend:
+        backend = ScriptedBackend(list(errors), before_run)
+        monkeypatch.setitem(registry._adapters, backend.backend_id, backend)
+        return backend
+
+    return install
+
+
+def held_job(cast: Any, amount_micros: int = 250_000, **fields: Any) -> Job:
+    job = queued_job(cast, **fields)
+    hold_reserve(job=job, budget=cast.qlab_budget, amount_micros=amount_micros)
+    return job
+
+
+def executions(job: Job) -> int:
+    return JobEvent.objects.filter(job=job, stage=Stage.EXECUTE).count()
+
+
+def run_job_tasks() -> list[tuple[str, str]]:
+    """(cluster, function) of every task waiting in the broker."""
+    return [(row.key, row.task["func"]) for row in OrmQ.objects.all()]
+
+
+# --- routing ----------------------------------------------------------------------------------------
+@pytest.mark.django_db
+def test_jobs_are_routed_to_the_cluster_for_their_priority_and_tier(cast: Any) -> None:
+    interactive = queued_job(cast, priority="interactive")
+    batch = queued_job(cast, priority="batch", tier=1, backend="aer-mps")
+    hardware = queued_job(cast, priority="interactive", tier=3, backend="ibm:fake_manila")
+
+    for job in (interactive, batch, hardware):
+        tasks.enqueue_job(job.pk)
+
+    by_job = {row.task["args"][0]: (row.key, row.task["func"]) for row in OrmQ.objects.all()}
+    assert by_job == {
+        str(interactive.pk): ("interactive", "jobs.tasks.run_job"),
+        str(batch.pk): ("batch", "jobs.tasks.run_job"),
+        str(hardware.pk): ("hardware", "jobs.tasks.submit_hardware_job"),
+    }
+
+
+@pytest.mark.django_db
+def test_schedules_name_their_cluster_and_are_created_once() -> None:
+    tasks.ensure_schedules()
+    tasks.ensure_schedules()
+
+    schedules = {s.name: (s.func, s.cluster) for s in Schedule.objects.filter(name__startswith="jobs.")}
+    assert schedules == {
+        "jobs.reap_jobs": ("jobs.tasks.reap_jobs", "interactive"),
+        "jobs.poll_hardware_jobs": ("jobs.tasks.poll_hardware_jobs", "hardware"),
+    }
+
+
+# --- a run --------------------------------------------------------------------------------------------
+@pytest.mark.django_db
+def test_a_run_stores_counts_timeline_fidelity_and_settles_the_hold(cast: Any) -> None:
+    job = held_job(cast, family="ghz", params={"n_qubits": 4}, shots=800)
+
+    assert tasks.run_job(str(job.pk)) == "succeeded"
+
+    job.refresh_from_db()
+    assert job.status == JobStatus.SUCCEEDED
+    assert sum(job.counts.values()) == 800
+    assert set(job.counts) <= {"0000", "1111"}
+    assert job.metrics["hellinger_fidelity"] > 0.98
+    assert job.result_meta["seed"] == 1234
+    assert job.result_meta["execute_seconds"] > 0
+    assert job.result_meta["sdk_versions"]
+    assert job.attempts == 1 and job.finished_at is not None
+    stages = list(JobEvent.objects.filter(job=job).exclude(stage=Stage.LIFECYCLE).values_list("stage", flat=True))
+    assert stages == [Stage.QUEUE_WAIT, Stage.TRANSPILE, Stage.EXECUTE, Stage.PARSE, Stage.POSTPROCESS]
+    hold = Hold.objects.get(job=job)
+    assert hold.status == HoldStatus.SETTLED and hold.settled_micros == job.cost_micros == 0
+    assert Budget.objects.get(pk=cast.qlab_budget.pk).reserved_micros == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_task_delivered_twice_at_once_executes_the_circuit_once(cast: Any) -> None:
+    job = queued_job(cast, family="qft", params={"n_qubits": 12})
+    barrier = threading.Barrier(2)
+
+    def deliver() -> str:
+        barrier.wait()
+        try:
+            return tasks.run_job(str(job.pk))
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(2) as pool:
+        outcomes = sorted(pool.map(lambda _: deliver(), range(2)))
+
+    assert outcomes[1] == "succeeded"
+    assert outcomes[0].startswith("skipped")
+    assert tasks.run_job(str(job.pk)) == "skipped (succeeded)"  # a late third delivery
+    job.refresh_from_db()
+    assert job.status == JobStatus.SUCCEEDED and job.attempts == 1
+    assert executions(job) == 1
+
+
+@pytest.mark.django_db
+def test_a_paused_job_is_not_run(cast: Any) -> None:
+    job = queued_job(cast, status=JobStatus.PAUSED, paused_from=JobStatus.QUEUED)
+
+    assert tasks.run_job(str(job.pk)) == "skipped (paused)"
+    assert executions(job) == 0
+
+
+# --- vendor errors --------------------------------------------------------------------------------
+@pytest.mark.django_db
+def test_a_transient_error_is_retried_after_a_backoff_and_then_succeeds(
+    cast: Any, scripted: Callable[..., ScriptedBackend], settings: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    settings.JOB_RETRY_BACKOFF_SECONDS = 0.3
+    backend = scripted(TransientBackendError("busy", vendor_message="503: backend busy, try later"))
+    job = held_job(cast, backend=backend.backend_id)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert tasks.run_job(str(job.pk)) == "retrying"
+
+    job.refresh_from_db()
+    assert job.status == JobStatus.QUEUED and job.attempts == 1
+    assert job.error_message == "503: backend busy, try later"
+    assert job.not_before > timezone.now()
+    retry = OrmQ.objects.get()
+    assert retry.key == "interactive" and retry.lock == job.not_before  # no cluster pulls it earlier
+    assert tasks.run_job(str(job.pk)) == "deferred"
+
+    time.sleep((job.not_before - timezone.now()).total_seconds() + 0.05)
+    assert tasks.run_job(str(job.pk)) == "succeeded"
+
+    job.refresh_from_db()
+    assert job.status == JobStatus.SUCCEEDED and job.attempts == 2 and job.error_message == ""
+    assert backend.runs == 2 and executions(job) == 1
+    assert Hold.objects.get(job=job).status == HoldStatus.SETTLED
+
+
+@pytest.mark.django_db
+def test_transient_errors_fail_the_job_after_the_attempt_limit(
+    cast: Any, scripted: Callable[..., ScriptedBackend], settings: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    settings.JOB_RETRY_BACKOFF_SECONDS = 0.01
+    settings.JOB_MAX_ATTEMPTS = 3
+    backend = scripted(*(TransientBackendError("busy", vendor_message="503: backend busy") for _ in range(3)))
+    job = held_job(cast, backend=backend.backend_id)
+    delays = []
+
+    for _ in range(3):
+        with django_capture_on_commit_callbacks(execute=True):
+            tasks.run_job(str(job.pk))
+        job.refresh_from_db()
+        if job.not_before:
+            delays.append((job.not_before - job.updated_at).total_seconds())
+            time.sleep(max(0.0, (job.not_before - timezone.now()).total_seconds()) + 0.02)
+
+    assert job.status == JobStatus.FAILED and job.attempts == 3
+    assert job.error_code == "backend_transient"
+    assert job.error_message == "503: backend busy (gave up after 3 attempts)"
+    assert len(delays) == 2 and delays[1] > delays[0]  # exponential backoff
+    assert backend.runs == 3 and executions(job) == 0
+    assert Hold.objects.get(job=job).status == HoldStatus.RELEASED
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        PermanentBackendError("rejected", vendor_message="1517: circuit uses a gate the device lacks"),
+        CapacityError("too wide", vendor_message="circuit needs 40 qubits; backend has 30"),
+    ],
+)
+@pytest.mark.django_db
+def test_a_permanent_error_fails_at_once_keeping_the_vendor_message(
+    cast: Any, scripted: Callable[..., ScriptedBackend], error: Exception
+) -> None:
+    backend = scripted(error)
+    job = held_job(cast, backend=backend.backend_id)
+
+    assert tasks.run_job(str(job.pk)) == "failed"
+
+    job.refresh_from_db()
+    assert job.status == JobStatus.FAILED and job.attempts == 1 and backend.runs == 1
+    assert job.error_code == error.code
+    assert job.error_message == error.vendor_message
+    assert Hold.objects.get(job=job).status == HoldStatus.RELEASED
+    assert Budget.objects.get(pk=cast.qlab_budget.pk).reserved_micros == 0
+    assert OrmQ.objects.count() == 0  # not retried
+
+
+@pytest.mark.django_db
+def test_a_job_cancelled_while_running_keeps_no_result_and_costs_nothing(
+    cast: Any, scripted: Callable[..., ScriptedBackend]
+) -> None:
+    from jobs.services import job_cancel
+
+    backend = scripted(before_run=lambda request: job_cancel(user=cast.alice, job_id=request.job_id))
+    job = held_job(cast, backend=backend.backend_id)
+
+    assert tasks.run_job(str(job.pk)).startswith("discarded")
+
+    job.refresh_from_db()
+    assert job.status == JobStatus.CANCELLED
+    assert job.counts is None and job.cost_micros is None
+    assert executions(job) == 0
+    assert Hold.objects.get(job=job).status == HoldStatus.RELEASED
+
+
+# --- the reaper -----------------------------------------------------------------------------------
+@pytest.mark.django_db
+def test_the_reaper_requeues_a_job_whose_worker_died(cast: Any, django_capture_on_commit_callbacks: Any) -> None:
+    now = timezone.now()
+    job = held_job(cast, status=JobStatus.RUNNING, attempts=1, started_at=now, deadline=now + timedelta(minutes=10))
+
+    assert tasks.reap_jobs(now=now + timedelta(minutes=5))["requeued"] == 0  # still inside its deadline
+    with django_capture_on_commit_callbacks(execute=True):
+        assert tasks.reap_jobs(now=now + timedelta(minutes=11))["requeued"] == 1
+
+    job.refresh_from_db()
+    assert job.status == JobStatus.QUEUED and job.deadline is None
+    assert run_job_tasks() == [("interactive", "jobs.tasks.run_job")]
+    assert tasks.run_job(str(job.pk)) == "succeeded"
+    job.refresh_from_db()
+    assert job.attempts == 2 and executions(job) == 1
+
+
+@pytest.mark.django_db
+def test_the_reaper_fails_a_job_whose_worker_died_three_times(cast: Any) -> None:
+    now = timezone.now()
+    job = held_job(cast, status=JobStatus.RUNNING, attempts=3, started_at=now, deadline=now - timedelta(seconds=1))
+
+    assert tasks.reap_jobs()["failed"] == 1
+
+    job.refresh_from_db()
+    assert job.status == JobStatus.FAILED and job.error_code == "worker_died"
+    assert "worker died 3 times" in job.error_message
+    assert Hold.objects.get(job=job).status == HoldStatus.RELEASED
+    assert OrmQ.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_the_reaper_enqueues_a_queued_job_whose_task_was_lost(cast: Any) -> None:
+    lost = queued_job(cast)
+    waiting = queued_job(cast)
+    tasks.enqueue_job(waiting.pk)
+    backing_off = queued_job(cast, not_before=timezone.now() + timedelta(hours=2))
+    later = timezone.now() + timedelta(minutes=5)
+
+    assert tasks.reap_jobs(now=timezone.now())["reenqueued"] == 0  # just queued: its task may be on its way
+    assert tasks.reap_jobs(now=later)["reenqueued"] == 1
+
+    enqueued = sorted(row.task["args"][0] for row in OrmQ.objects.all())
+    assert enqueued == sorted([str(lost.pk), str(waiting.pk)])
+    assert str(backing_off.pk) not in enqueued
