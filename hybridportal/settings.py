@@ -204,6 +204,22 @@ if PRODUCTION:
 # --- Money ----------------------------------------------------------------------------------------
 CURRENCY = os.environ.get("HYBRIDPORTAL_CURRENCY", "USD")
 
+# --- Orchestration (jobs.services / jobs.policy) --------------------------------------------------
+# A pending approval request expires (and its job is rejected, hold released) after this many hours.
+HYBRIDPORTAL_APPROVAL_TTL_HOURS = float(os.environ.get("HYBRIDPORTAL_APPROVAL_TTL_HOURS", "72"))
+# Idempotency keys of POST /jobs are kept at least this long (never less than 24 h).
+IDEMPOTENCY_TTL_HOURS = int(os.environ.get("IDEMPOTENCY_TTL_HOURS", "24"))
+# How long a duplicate request waits for the first one with the same key before answering 409.
+IDEMPOTENCY_WAIT_SECONDS = float(os.environ.get("IDEMPOTENCY_WAIT_SECONDS", "10"))
+# The policy skips a backend when at least `failure_ratio` of its last `window_jobs` jobs finished in
+# the last `window_minutes` failed with backend errors (and at least `min_jobs` finished).
+CIRCUIT_BREAKER = {
+    "window_jobs": int(os.environ.get("CIRCUIT_BREAKER_WINDOW_JOBS", "10")),
+    "window_minutes": float(os.environ.get("CIRCUIT_BREAKER_WINDOW_MINUTES", "15")),
+    "failure_ratio": float(os.environ.get("CIRCUIT_BREAKER_FAILURE_RATIO", "0.5")),
+    "min_jobs": int(os.environ.get("CIRCUIT_BREAKER_MIN_JOBS", "4")),
+}
+
 # --- Workers (django-q2) --------------------------------------------------------------------------
 # Why these values (REFERENCE.md, django-q2):
 # - ORM broker: at-least-once. A task pulled by a cluster is locked until now + `retry`; a worker that

@@ -198,10 +198,17 @@ class ApprovalStatus(models.TextChoices):
     APPROVED = "approved", "Approved"
     REJECTED = "rejected", "Rejected"
     EXPIRED = "expired", "Expired"
+    # No longer needed: the job was cancelled, or rerouted to a backend that needs no sign-off.
+    WITHDRAWN = "withdrawn", "Withdrawn"
 
 
 class Approval(models.Model):
-    """A request for a second person's sign-off on one job."""
+    """A request for a second person's sign-off on one job.
+
+    One row per job: a reroute that needs sign-off again reopens it as a new pending request (the
+    earlier decision stays in the job's events and the audit trail). Deciding is a conditional UPDATE
+    on `status="pending"`, so of two approvers deciding at once exactly one wins.
+    """
 
     job = models.OneToOneField(Job, on_delete=models.CASCADE, related_name="approval")
     status = models.CharField(max_length=16, choices=ApprovalStatus.choices, default=ApprovalStatus.PENDING)

@@ -1,0 +1,409 @@
+"""Backend policy: which backend runs a job, and why — in words a researcher can check.
+
+Among the backends within the job's highest acceptable tier whose capabilities fit (qubits under the
+memory guard, gates, availability, what is left of the budget) the policy picks the cheapest, then the
+fastest by stored run records for similar jobs (same family, similar width), falling back to the
+adapter's own estimate. A backend whose recent jobs keep failing is skipped (circuit breaker) and the
+ladder falls back to the next one. Every skip is recorded with its reason.
+
+Reads only: adapters through the registry, run records and failure rates from Job rows, and admin
+price overrides. Nothing here writes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import statistics
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
+
+from adapters import registry
+from adapters.base import AdapterError, Capabilities, ExecutionRequest, Price, PriceKind
+from adapters.ir import Circuit
+from budgets.errors import BudgetExceeded, Invalid
+from budgets.money import format_money
+from jobs.models import Job, JobStatus
+
+TIER_NAMES = {0: "local simulator", 1: "scaled simulator", 2: "noisy simulator", 3: "hardware"}
+
+# Failures that say nothing about a backend's health: the circuit or the user was at fault.
+NOT_BACKEND_ERRORS = frozenset({"capacity", "invalid", "contract", "budget_exceeded", "cancelled"})
+
+QUEUE_FOR_LATER = "queue_for_later"
+REROUTE_TO_SIMULATOR = "reroute_to_simulator"
+
+
+@dataclass
+class Decision:
+    """Where a job runs. `estimate` is what the job stores and the API shows."""
+
+    backend_id: str
+    tier: int
+    emulated: bool
+    reasons: list[str]
+    skipped: dict[str, str]
+    estimate: dict[str, Any]
+    # When the chosen hardware is unavailable: what else could be done, and what the job does now.
+    alternatives: list[dict[str, Any]] = field(default_factory=list)
+    failover: str = ""
+
+    @property
+    def cost_micros(self) -> int:
+        return int(self.estimate["cost_micros"])
+
+    @property
+    def seconds(self) -> float:
+        return float(self.estimate["seconds"])
+
+
+@dataclass
+class _Candidate:
+    caps: Capabilities
+    cost_micros: int
+    seconds: float
+    seconds_source: str
+    memory_bytes: int
+    price: Price
+
+    @property
+    def backend_id(self) -> str:
+        return self.caps.backend_id
+
+
+# --- settings -------------------------------------------------------------------------------------
+def breaker_settings() -> dict[str, float]:
+    defaults = {"window_jobs": 10, "window_minutes": 15, "failure_ratio": 0.5, "min_jobs": 4}
+    return {**defaults, **getattr(settings, "CIRCUIT_BREAKER", {})}
+
+
+# --- run records (one query each, for every backend at once) -------------------------------------
+def open_breakers(*, backend_ids: list[str] | None = None, now: datetime | None = None) -> dict[str, str]:
+    """Backends whose circuit breaker is open → why. Open when at least `failure_ratio` of a backend's
+    last `window_jobs` jobs finished within `window_minutes` failed with backend errors (with at least
+    `min_jobs` finished). Cache hits do not count: they never ran."""
+    cfg = breaker_settings()
+    since = (now or timezone.now()) - timedelta(minutes=cfg["window_minutes"])
+    recent = Job.objects.filter(
+        status__in=[JobStatus.SUCCEEDED, JobStatus.FAILED], finished_at__gte=since, cached_from__isnull=True
+    )
+    if backend_ids is not None:
+        recent = recent.filter(backend__in=backend_ids)
+    per_backend: dict[str, list[tuple[str, str]]] = {}
+    for backend, status, code in recent.order_by("-finished_at").values_list("backend", "status", "error_code"):
+        rows = per_backend.setdefault(backend, [])
+        if len(rows) < cfg["window_jobs"]:
+            rows.append((status, code))
+    opened = {}
+    for backend, rows in per_backend.items():
+        failed = sum(1 for status, code in rows if status == JobStatus.FAILED and code not in NOT_BACKEND_ERRORS)
+        if len(rows) >= cfg["min_jobs"] and failed / len(rows) >= cfg["failure_ratio"]:
+            opened[backend] = (
+                f"failing: {failed} of its last {len(rows)} jobs failed in {cfg['window_minutes']:g} minutes"
+            )
+    return opened
+
+
+def observed_seconds(*, family: str, n_qubits: int, per_backend: int = 20) -> dict[str, tuple[float, int]]:
+    """Backend → (median execute seconds, runs) over its recent succeeded runs of the same family at a
+    similar width (±10 %, at least ±2 qubits); only backends with 3 or more such runs."""
+    spread = max(2, n_qubits // 10)
+    metas = (
+        Job.objects.filter(
+            family=family,
+            status=JobStatus.SUCCEEDED,
+            cached_from__isnull=True,
+            n_qubits__gte=n_qubits - spread,
+            n_qubits__lte=n_qubits + spread,
+        )
+        .order_by("-finished_at")
+        .values_list("backend", "result_meta")[:2000]
+    )
+    seconds: dict[str, list[float]] = {}
+    for backend, meta in metas:
+        value = meta.get("execute_seconds") if isinstance(meta, dict) else None
+        runs = seconds.setdefault(backend, [])
+        if isinstance(value, int | float) and len(runs) < per_backend:
+            runs.append(float(value))
+    return {b: (statistics.median(v), len(v)) for b, v in seconds.items() if len(v) >= 3}
+
+
+def price_overrides() -> dict[str, Price]:
+    """The admin's price overrides (budgets.PriceModel) as adapter prices, by backend id."""
+    from budgets.models import PriceModel
+
+    return {
+        row.backend_id: Price(
+            kind=PriceKind(row.kind),
+            per_task_micros=row.per_task_micros,
+            per_shot_micros=row.per_shot_micros,
+            per_second_micros=row.per_second_micros,
+            per_minute_micros=row.per_minute_micros,
+            min_seconds=row.min_seconds,
+        )
+        for row in PriceModel.objects.all()
+    }
+
+
+# --- fitting --------------------------------------------------------------------------------------
+def _misfit(circuit: Circuit, caps: Capabilities) -> str:
+    """Why a circuit cannot run on a backend judged by its capabilities alone; "" when it can."""
+    if not caps.available:
+        return "unavailable now"
+    if circuit.n_qubits > caps.max_qubits:
+        return f"{circuit.n_qubits} qubits exceed its {caps.max_qubits}"
+    return ""
+
+
+def _estimate(caps: Capabilities, *, price: Price, circuit: Circuit, shots: int, seed: int | None) -> _Candidate | str:
+    """The candidate with its cost and time, or why it does not fit (the adapter's word: its admission
+    check refuses gates it cannot run — e.g. non-Clifford gates on aer-stabilizer — and the memory guard)."""
+    adapter = registry.get_adapter(caps.backend_id)
+    try:
+        est = adapter.estimate(ExecutionRequest(job_id="estimate", circuit=circuit, shots=shots, seed=seed))
+    except AdapterError as exc:
+        return str(exc)
+    if not est.fits:
+        return est.reason or "does not fit"
+    return _Candidate(
+        caps=caps,
+        cost_micros=int(price.cost_micros(shots=shots, seconds=est.seconds)),
+        seconds=float(est.seconds),
+        seconds_source="adapter estimate",
+        memory_bytes=int(est.memory_bytes),
+        price=price,
+    )
+
+
+def _money(micros: int) -> str:
+    return "free" if micros == 0 else format_money(micros)
+
+
+def _seconds_text(seconds: float) -> str:
+    return f"{seconds:.2g} s" if seconds < 10 else f"{seconds:.0f} s"
+
+
+def _unknown_backend(backend_id: str) -> Invalid:
+    return Invalid(
+        f"unknown backend {backend_id!r}; valid backends: {', '.join(registry.backend_ids())}",
+        field="backend",
+        code="unknown_backend",
+    )
+
+
+def _apply_observed(candidates: list[_Candidate], observed: dict[str, tuple[float, int]]) -> None:
+    for c in candidates:
+        if c.backend_id in observed:
+            c.seconds, runs = observed[c.backend_id]
+            c.seconds_source = f"median of {runs} recent runs"
+
+
+# --- the decision ---------------------------------------------------------------------------------
+def select_backend(
+    *,
+    circuit: Circuit,
+    family: str,
+    shots: int,
+    max_tier: int,
+    backend_pin: str | None = None,
+    priority: str = "interactive",
+    budget_remaining_micros: int | None = None,
+    prefers_noise: bool = False,
+    team: object | None = None,
+    seed: int | None = None,
+    now: datetime | None = None,
+) -> Decision:
+    """Choose the backend for one job.
+
+    Raises Invalid (field "backend") for an unknown pin, a pin above `max_tier` or one the circuit does
+    not fit; Invalid (field "max_tier") when no backend within `max_tier` can run it; BudgetExceeded when
+    only the budget stands in the way. `priority` and `team` are accepted for rules to come (none yet).
+
+    Paid backends are estimated only when no free one fits (a hardware estimate transpiles for the
+    device, seconds per backend): a paid backend can never be cheaper than a free one.
+    """
+    if backend_pin:
+        return _pinned(
+            circuit=circuit, family=family, shots=shots, max_tier=max_tier, pin=backend_pin, seed=seed, now=now
+        )
+    n = circuit.n_qubits
+    prices = price_overrides()
+    broken = open_breakers(now=now)
+    skipped: dict[str, str] = {}
+    free: list[tuple[Capabilities, Price]] = []
+    paid: list[tuple[Capabilities, Price]] = []
+    for caps in registry.all_capabilities():
+        bid = caps.backend_id
+        why = f"tier {caps.tier} is above max_tier={max_tier}" if caps.tier > max_tier else ""
+        why = why or _misfit(circuit, caps) or broken.get(bid, "")
+        if why:
+            skipped[bid] = why
+            continue
+        price = prices.get(bid, caps.price)
+        (free if price.kind is PriceKind.FREE else paid).append((caps, price))
+
+    def estimate_all(group: list[tuple[Capabilities, Price]]) -> list[_Candidate]:
+        out = []
+        for caps, price in group:
+            candidate = _estimate(caps, price=price, circuit=circuit, shots=shots, seed=seed)
+            if isinstance(candidate, str):
+                skipped[caps.backend_id] = candidate
+            elif budget_remaining_micros is not None and candidate.cost_micros > budget_remaining_micros:
+                skipped[caps.backend_id] = (
+                    f"costs {format_money(candidate.cost_micros)}, more than the "
+                    f"{format_money(max(budget_remaining_micros, 0))} left in the budget"
+                )
+            else:
+                out.append(candidate)
+        return out
+
+    wants_noise = prefers_noise and max_tier >= 2
+    fitting = estimate_all(free)
+    if not fitting or (wants_noise and not any(c.caps.noise for c in fitting)):
+        fitting += estimate_all(paid)
+    else:
+        for caps, _ in paid:
+            skipped[caps.backend_id] = "costs money and a free backend fits"
+    if not fitting:
+        _raise_nothing_fits(n=n, max_tier=max_tier, skipped=skipped)
+
+    noise_note = ""
+    if wants_noise and any(c.caps.noise for c in fitting):
+        for c in fitting:
+            if not c.caps.noise:
+                skipped[c.backend_id] = f"max_tier={max_tier} asks for noise"
+        fitting = [c for c in fitting if c.caps.noise]
+        noise_note = "noisy "
+    _apply_observed(fitting, observed_seconds(family=family, n_qubits=n))
+    fitting.sort(key=lambda c: (c.cost_micros, c.seconds, c.caps.tier, c.backend_id))
+    best = fitting[0]
+    device = f"device of {best.caps.max_qubits} qubits, " if ":" in best.backend_id else ""
+    headline = (
+        f"{best.backend_id}: cheapest {noise_note}tier-{best.caps.tier} backend for {n} qubits "
+        f"({device}{_money(best.cost_micros)}, ~{_seconds_text(best.seconds)}, {best.seconds_source})"
+    )
+    return _decision(best, reasons=[headline, *_skip_reasons(skipped)], skipped=skipped)
+
+
+def _skip_reasons(skipped: dict[str, str]) -> list[str]:
+    """One line per local backend skipped within max_tier; device backends summed up in one line."""
+    lines, devices = [], []
+    for bid, why in skipped.items():
+        if "above max_tier" in why or why == "costs money and a free backend fits":
+            continue
+        if ":" in bid:
+            devices.append((bid, why))
+        else:
+            lines.append(f"{bid} skipped: {why}")
+    if devices:
+        bid, why = devices[0]
+        more = f" and {len(devices) - 1} other device backends" if len(devices) > 1 else ""
+        lines.append(f"{bid}{more} skipped (e.g. {why})")
+    return lines
+
+
+def _decision(
+    c: _Candidate,
+    *,
+    reasons: list[str],
+    skipped: dict[str, str],
+    alternatives: list[dict[str, Any]] | None = None,
+    failover: str = "",
+) -> Decision:
+    estimate: dict[str, Any] = {
+        "backend": c.backend_id,
+        "tier": c.caps.tier,
+        "emulated": c.caps.emulated,
+        "cost_micros": c.cost_micros,
+        "seconds": c.seconds,
+        "seconds_source": c.seconds_source,
+        "memory_bytes": c.memory_bytes,
+        "price": c.price.describe(),
+        "reasons": reasons,
+    }
+    if failover:
+        estimate["failover"] = {"choice": failover, "alternatives": alternatives or []}
+    return Decision(
+        backend_id=c.backend_id,
+        tier=c.caps.tier,
+        emulated=c.caps.emulated,
+        reasons=reasons,
+        skipped=skipped,
+        estimate=estimate,
+        alternatives=alternatives or [],
+        failover=failover,
+    )
+
+
+def _raise_nothing_fits(*, n: int, max_tier: int, skipped: dict[str, str]) -> None:
+    within = {bid: why for bid, why in skipped.items() if "above max_tier" not in why}
+    detail = {"skipped": within}
+    if within and all("left in the budget" in why for why in within.values()):
+        raise BudgetExceeded(
+            "every backend that fits this job costs more than is left in the budget: "
+            + "; ".join(f"{bid}: {why}" for bid, why in within.items()),
+            field="budget",
+            detail=detail,
+        )
+    raise Invalid(
+        f"no backend within max_tier={max_tier} can run this {n}-qubit job: "
+        + ("; ".join(_skip_reasons(within)) or "none is configured"),
+        field="max_tier",
+        code="no_backend",
+        detail=detail,
+    )
+
+
+def _pinned(
+    *,
+    circuit: Circuit,
+    family: str,
+    shots: int,
+    max_tier: int,
+    pin: str,
+    seed: int | None,
+    now: datetime | None,
+) -> Decision:
+    """An explicit pin is honoured only inside max_tier and only when the circuit fits. A pinned
+    backend that is unavailable or failing is kept (queue for later); the decision offers the cheapest
+    simulator as the alternative, which the user can take with a reroute."""
+    try:
+        caps = registry.capabilities(pin)
+    except registry.UnknownBackend:
+        raise _unknown_backend(pin) from None
+    if caps.tier > max_tier:
+        raise Invalid(
+            f"{pin} is tier {caps.tier} ({TIER_NAMES.get(caps.tier, '')}), above max_tier={max_tier}",
+            field="backend",
+            code="backend_above_max_tier",
+        )
+    misfit = _misfit(circuit, dataclasses.replace(caps, available=True))
+    if misfit:
+        raise Invalid(f"{pin} cannot run this job: {misfit}", field="backend", code="backend_unfit")
+    price = price_overrides().get(pin, caps.price)
+    candidate = _estimate(caps, price=price, circuit=circuit, shots=shots, seed=seed)
+    if isinstance(candidate, str):
+        raise Invalid(f"{pin} cannot run this job: {candidate}", field="backend", code="backend_unfit")
+    _apply_observed([candidate], observed_seconds(family=family, n_qubits=circuit.n_qubits))
+    reasons = [
+        f"{pin}: pinned by the request (tier {caps.tier}, {_money(candidate.cost_micros)}, "
+        f"~{_seconds_text(candidate.seconds)}, {candidate.seconds_source})"
+    ]
+    unavailable = "unavailable now" if not caps.available else open_breakers(backend_ids=[pin], now=now).get(pin, "")
+    if not unavailable:
+        return _decision(candidate, reasons=reasons, skipped={})
+    alternatives: list[dict[str, Any]] = [{"action": QUEUE_FOR_LATER, "backend": pin}]
+    try:
+        fallback = select_backend(
+            circuit=circuit, family=family, shots=shots, max_tier=min(max_tier, 2), seed=seed, now=now
+        )
+        alternatives.append(
+            {"action": REROUTE_TO_SIMULATOR, "backend": fallback.backend_id, "cost_micros": fallback.cost_micros}
+        )
+    except (Invalid, BudgetExceeded):
+        pass
+    reasons.append(f"{pin} is {unavailable}: the job waits for it (queue for later); a reroute can move it")
+    return _decision(candidate, reasons=reasons, skipped={}, alternatives=alternatives, failover=QUEUE_FOR_LATER)

@@ -1,0 +1,993 @@
+"""All writes to jobs: submit (with quote, cache and idempotency), lifecycle controls and approvals.
+
+Rules every function here keeps:
+
+* One `transaction.atomic()` per user action. Every status change goes through
+  `jobs.lifecycle.transition` (a conditional UPDATE plus a JobEvent with actor and reason).
+* Controls lock the job row first (`select_for_update`, or the transition's UPDATE as the first write),
+  then the approval, then the hold and the budget — one lock order, so two actions on the same job
+  queue behind each other instead of deadlocking.
+* Side effects (enqueue, e-mail, vendor cancel) run in `transaction.on_commit`: a rolled-back action
+  never enqueues or mails anything.
+* Permissions: any member of the job's team (researcher, approver, admin) may submit, pause, resume,
+  cancel, reroute and rerun the team's jobs — a team shares its queue. Only approvers and admins other
+  than the submitter may decide an approval. Another team's job is NotFound, never Forbidden.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import logging
+import re
+import secrets
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.mail import send_mail
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import IntegrityError, OperationalError, connection, transaction
+from django.utils import timezone
+
+from adapters import ir, registry
+from adapters.versions import sdk_versions
+from budgets import selectors as budget_selectors
+from budgets import services as budget_services
+from budgets.errors import Conflict, Forbidden, Invalid, NotFound
+from budgets.models import Budget, ExperimentClass, Membership
+from budgets.money import format_money, to_micros
+from jobs import policy, selectors
+from jobs.contract import ContractError, JobRequest, parse_job_request, resolve_job_request
+from jobs.lifecycle import transition
+from jobs.models import (
+    Approval,
+    ApprovalStatus,
+    Experiment,
+    IdempotencyKey,
+    Job,
+    JobStatus,
+    Stage,
+)
+
+logger = logging.getLogger(__name__)
+
+JOBS_ROUTE = "/api/v1/jobs"
+NON_TERMINAL = [
+    JobStatus.SUBMITTED,
+    JobStatus.AWAITING_APPROVAL,
+    JobStatus.QUEUED,
+    JobStatus.RUNNING,
+    JobStatus.PAUSED,
+]
+_TRACEPARENT = re.compile(r"^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$")
+_IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+
+
+# --- results ---------------------------------------------------------------------------------------
+@dataclass
+class Quote:
+    """What a submission would do, with nothing created."""
+
+    backend: str
+    tier: int
+    emulated: bool
+    reasons: list[str]
+    cost_micros: int
+    seconds: float
+    needs_approval: bool
+    approval_reasons: list[str]
+    budget_remaining_micros: int
+    currency: str
+    n_qubits: int
+    fingerprint: str
+    cached_from: uuid.UUID | None
+    estimate: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class SubmitResult:
+    job: Job
+    replayed: bool
+    body: dict[str, Any] | None
+    status_code: int
+
+
+@dataclass
+class _Plan:
+    """Everything validate → assemble → select decided, before anything is written."""
+
+    request: JobRequest
+    experiment: Experiment
+    experiment_class: ExperimentClass
+    budget: Budget
+    family_name: str
+    family_version: int
+    params: dict[str, Any]
+    circuit: ir.Circuit
+    decision: policy.Decision
+    fingerprint: str
+    versions: dict[str, str]
+    cached: Job | None
+    approval_reasons: list[str]
+    stages: list[tuple[str, datetime, datetime, dict[str, Any]]]
+
+    @property
+    def cost_micros(self) -> int:
+        return 0 if self.cached else self.decision.cost_micros
+
+
+# --- small helpers ---------------------------------------------------------------------------------
+def trace_id_from(traceparent: str | None) -> str:
+    """The trace id of a valid W3C traceparent header, else a new random 32-hex id."""
+    match = _TRACEPARENT.match((traceparent or "").strip().lower())
+    if match:
+        version, trace_id, parent_id = match.group(1), match.group(2), match.group(3)
+        if version != "ff" and trace_id != "0" * 32 and parent_id != "0" * 16:
+            return trace_id
+    return secrets.token_hex(16)
+
+
+def request_body_sha256(request: JobRequest | dict[str, Any]) -> str:
+    """SHA-256 of the canonical JSON of a request body (sorted keys, no whitespace)."""
+    body = request.model_dump(mode="json", exclude_unset=True) if isinstance(request, JobRequest) else request
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def seed_for(job_id: uuid.UUID) -> int:
+    """A job's sampling seed, derived from its id so a re-run months later draws the same shots."""
+    return job_id.int % (2**31 - 1)
+
+
+def _invalid(exc: ContractError) -> Invalid:
+    return Invalid(exc.message, field=exc.field, code=None if exc.code == "invalid" else exc.code)
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, cls=DjangoJSONEncoder, default=str))
+
+
+def enqueue_job_now(job_id: uuid.UUID) -> None:
+    """Hand the job to the workers. Registered by `enqueue_after_commit`; never call it in a transaction."""
+    from jobs.tasks import enqueue_job  # the workers' module imports services: import at call time
+
+    enqueue_job(job_id)
+
+
+def enqueue_after_commit(job_id: uuid.UUID) -> None:
+    """Enqueue once the job's row is committed, so a worker never looks for a job it cannot see."""
+    transaction.on_commit(functools.partial(enqueue_job_now, job_id))
+
+
+def _mail_later(subject: str, body: str, recipients: list[str]) -> None:
+    recipients = sorted({r for r in recipients if r})
+    if not recipients:
+        return
+
+    def send() -> None:
+        try:
+            send_mail(subject, body, None, recipients)
+        except Exception:
+            logger.exception("could not send %r to %s", subject, recipients)
+
+    transaction.on_commit(send)
+
+
+def _job_url(job: Job) -> str:
+    return f"/jobs/{job.pk}"
+
+
+def _notify_approvers(job: Job, reasons: list[str]) -> None:
+    approvers = budget_selectors.approvers_for_team(job.team).exclude(pk=job.submitted_by_id)
+    _mail_later(
+        f"[Hybrid Portal] approval needed: {job.family} job {str(job.pk)[:8]} on {job.backend}",
+        f"{job.submitted_by} submitted a job that needs your sign-off.\n\n"
+        f"Backend: {job.backend} (tier {job.tier})\nEstimate: {format_money(job.estimate.get('cost_micros'))}\n"
+        f"Why: {'; '.join(reasons)}\n\nDecide at {_job_url(job)}\n",
+        [u.email for u in approvers],
+    )
+
+
+def _notify_submitter(job: Job, decision: str, decided_by: AbstractBaseUser, comment: str) -> None:
+    _mail_later(
+        f"[Hybrid Portal] your job {str(job.pk)[:8]} was {decision}",
+        f"{decided_by} {decision} your {job.family} job on {job.backend}."
+        + (f"\n\nComment: {comment}" if comment else "")
+        + f"\n\n{_job_url(job)}\n",
+        [job.submitted_by.email],
+    )
+
+
+def _illegal(job_id: object, verb: str) -> Conflict:
+    current = Job.objects.filter(pk=job_id).values_list("status", flat=True).first()
+    return Conflict(f"job is {current}; it cannot be {verb}", code="illegal_transition", detail={"status": current})
+
+
+def _audit(action: str, *, user: AbstractBaseUser, job: Job, **detail: Any) -> None:
+    budget_services.audit_record(
+        action=action, actor=user, team=job.team, target=f"job:{job.pk}", detail=_jsonable(detail)
+    )
+
+
+# --- validate → assemble → select ------------------------------------------------------------------
+def _coerce(request: JobRequest | dict[str, Any]) -> JobRequest:
+    if isinstance(request, JobRequest):
+        return request
+    try:
+        return parse_job_request(request)
+    except ContractError as exc:
+        raise _invalid(exc) from None
+
+
+def _experiment_for(user: AbstractBaseUser, experiment_id: int) -> Experiment:
+    try:
+        return selectors.experiment_get_for_user(user, experiment_id)
+    except NotFound:
+        raise NotFound(f"experiment {experiment_id} not found", field="experiment") from None
+
+
+def _class_for(req: JobRequest, experiment: Experiment) -> ExperimentClass:
+    if req.experiment_class:
+        klass = ExperimentClass.objects.filter(slug=req.experiment_class).first()
+        if klass is None:
+            valid = ", ".join(ExperimentClass.objects.values_list("slug", flat=True))
+            raise Invalid(
+                f"unknown experiment class {req.experiment_class!r}; valid: {valid}", field="experiment_class"
+            )
+        return klass
+    if experiment.experiment_class is None:
+        raise Invalid("the experiment has no class; name one", field="experiment_class")
+    return experiment.experiment_class
+
+
+def _budget_for(experiment: Experiment, klass: ExperimentClass) -> Budget:
+    budget = budget_selectors.budget_for(team=experiment.team, experiment_class=klass)
+    if budget is None:
+        raise Invalid(
+            f"team {experiment.team.slug} has no budget for {klass.slug}; ask a team admin",
+            field="experiment_class",
+            code="no_budget",
+        )
+    return budget
+
+
+def _plan(user: AbstractBaseUser, req: JobRequest, *, seed: int | None = None) -> _Plan:
+    """Validate, assemble and select for one request; raises the ServiceError a refusal deserves."""
+    stages: list[tuple[str, datetime, datetime, dict[str, Any]]] = []
+
+    started = timezone.now()
+    experiment = _experiment_for(user, req.experiment)
+    klass = _class_for(req, experiment)
+    budget = _budget_for(experiment, klass)
+    try:
+        parsed = resolve_job_request(req)
+    except ContractError as exc:
+        raise _invalid(exc) from None
+    stages.append((Stage.VALIDATE, started, timezone.now(), {"family": parsed.family.name}))
+
+    started = timezone.now()
+    circuit = parsed.circuit
+    params = parsed.params_json
+    stages.append((Stage.ASSEMBLE, started, timezone.now(), {"n_qubits": circuit.n_qubits, "ops": len(circuit.ops)}))
+
+    started = timezone.now()
+    max_tier = min(req.max_tier, budget.max_tier)
+    decision = policy.select_backend(
+        circuit=circuit,
+        family=parsed.family.name,
+        shots=req.shots,
+        max_tier=max_tier,
+        backend_pin=req.backend,
+        priority=req.priority,
+        budget_remaining_micros=budget.remaining_micros,
+        prefers_noise=parsed.family.prefers_noise,
+        team=experiment.team,
+        seed=seed,
+    )
+    if max_tier < req.max_tier:
+        decision.reasons.append(f"the {klass.slug} budget allows tiers up to {budget.max_tier}")
+    versions = sdk_versions()
+    fp = ir.fingerprint(circuit, shots=req.shots, backend=decision.backend_id, sdk_versions=versions)
+    cached = None if req.no_cache else selectors.cached_result_for(team=experiment.team, fingerprint=fp)
+    reasons: list[str] = []
+    if cached is None:
+        budget_services.check_tier_allowed(budget=budget, tier=decision.tier)
+        _check_ceiling(req, decision.cost_micros)
+        reasons = budget_services.approval_reasons(
+            budget=budget, experiment_class=klass, tier=decision.tier, cost_micros=decision.cost_micros
+        )
+    else:
+        decision.reasons.insert(0, f"served from cache of {cached.pk} (identical circuit, shots and backend)")
+    stages.append(
+        (Stage.SELECT, started, timezone.now(), {"backend": decision.backend_id, "cache_hit": cached is not None})
+    )
+    return _Plan(
+        request=req,
+        experiment=experiment,
+        experiment_class=klass,
+        budget=budget,
+        family_name=parsed.family.name,
+        family_version=parsed.family.version,
+        params=params,
+        circuit=circuit,
+        decision=decision,
+        fingerprint=fp,
+        versions=versions,
+        cached=cached,
+        approval_reasons=reasons,
+        stages=stages,
+    )
+
+
+def _check_ceiling(req: JobRequest, cost_micros: int) -> None:
+    if req.budget_ceiling is None:
+        return
+    ceiling = to_micros(req.budget_ceiling)
+    if cost_micros > ceiling:
+        raise Invalid(
+            f"the estimate {format_money(cost_micros)} is above this job's ceiling {format_money(ceiling)}",
+            field="budget_ceiling",
+            code="over_budget_ceiling",
+            detail={"estimate_micros": cost_micros, "ceiling_micros": ceiling},
+        )
+
+
+# --- quote -----------------------------------------------------------------------------------------
+def job_quote(*, user: AbstractBaseUser, request: JobRequest | dict[str, Any]) -> Quote:
+    """What submitting `request` would do — backend and why, cost, time, approval — creating nothing.
+
+    Raises the same errors a submission would (Invalid naming the field, NotFound for another team's
+    experiment, BudgetExceeded, Forbidden for a tier the budget does not allow)."""
+    plan = _plan(user, _coerce(request))
+    d = plan.decision
+    return Quote(
+        backend=d.backend_id,
+        tier=d.tier,
+        emulated=d.emulated,
+        reasons=list(d.reasons),
+        cost_micros=plan.cost_micros,
+        seconds=0.0 if plan.cached else d.seconds,
+        needs_approval=bool(plan.approval_reasons),
+        approval_reasons=plan.approval_reasons,
+        budget_remaining_micros=plan.budget.remaining_micros,
+        currency=settings.CURRENCY,
+        n_qubits=plan.circuit.n_qubits,
+        fingerprint=plan.fingerprint,
+        cached_from=(plan.cached.cached_from_id or plan.cached.pk) if plan.cached else None,
+        estimate={**d.estimate, "reasons": list(d.reasons), "cost_micros": plan.cost_micros},
+    )
+
+
+# --- idempotency -----------------------------------------------------------------------------------
+def _idempotency_ttl() -> timedelta:
+    return timedelta(hours=max(24, int(getattr(settings, "IDEMPOTENCY_TTL_HOURS", 24))))
+
+
+@transaction.atomic
+def _claim_key(*, user: AbstractBaseUser, key: str, body_sha256: str) -> IdempotencyKey:
+    """Insert the key row (savepoint). Must run inside the submit's transaction.
+
+    Race: the unique constraint decides. On PostgreSQL a second INSERT of the same key waits for the
+    first transaction; if that commits, ours fails with IntegrityError and the caller reads the winner
+    (replay); if it rolls back, ours succeeds. The wait is capped by IDEMPOTENCY_WAIT_SECONDS, after
+    which the first request counts as in flight (409). SQLite serialises whole write transactions.
+    """
+    now = timezone.now()
+    with _lock_timeout(float(getattr(settings, "IDEMPOTENCY_WAIT_SECONDS", 10))):
+        return IdempotencyKey.objects.create(
+            user=user,
+            method="POST",
+            route=JOBS_ROUTE,
+            key=key,
+            body_sha256=body_sha256,
+            expires_at=now + _idempotency_ttl(),
+        )
+
+
+class _lock_timeout:  # noqa: N801 - used as a context manager
+    """`SET LOCAL lock_timeout` for one statement on PostgreSQL, restored afterwards."""
+
+    def __init__(self, seconds: float) -> None:
+        self.ms = int(seconds * 1000)
+        self.old: str | None = None
+
+    def __enter__(self) -> None:
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cur:
+                cur.execute("SELECT current_setting('lock_timeout')")
+                self.old = cur.fetchone()[0]
+                cur.execute("SELECT set_config('lock_timeout', %s, true)", [f"{self.ms}ms"])
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        if self.old is not None and exc_type is None:
+            with connection.cursor() as cur:
+                cur.execute("SELECT set_config('lock_timeout', %s, true)", [self.old])
+
+
+def _idempotency_begin(*, user: AbstractBaseUser, key: str, body_sha256: str) -> IdempotencyKey | SubmitResult:
+    """Claim the key for this request (returns the new row), or answer from the earlier one."""
+    if not _IDEMPOTENCY_KEY.match(key):
+        raise Invalid("must be 1–255 printable ASCII characters", field="Idempotency-Key")
+    scope = {"user": user, "method": "POST", "route": JOBS_ROUTE, "key": key}
+    IdempotencyKey.objects.filter(**scope, expires_at__lte=timezone.now()).delete()
+    try:
+        return _claim_key(user=user, key=key, body_sha256=body_sha256)
+    except IntegrityError:
+        pass
+    except OperationalError:
+        raise _in_flight(key) from None
+    earlier = IdempotencyKey.objects.select_related("job").filter(**scope).first()
+    if earlier is None:  # the first request rolled back between our INSERT and this read
+        raise _in_flight(key)
+    if earlier.body_sha256 != body_sha256:
+        raise Invalid(
+            "this Idempotency-Key was used with a different request body; use a new key for a new request",
+            field="Idempotency-Key",
+            code="idempotency_mismatch",
+        )
+    if earlier.response_status is None:
+        raise _in_flight(key)
+    return SubmitResult(job=earlier.job, replayed=True, body=earlier.response_body, status_code=earlier.response_status)
+
+
+def _in_flight(key: str) -> Conflict:
+    return Conflict(
+        "a request with this Idempotency-Key is still being processed; retry shortly",
+        field="Idempotency-Key",
+        code="idempotency_in_flight",
+    )
+
+
+def idempotency_keys_purge(*, now: datetime | None = None) -> int:
+    """Delete expired idempotency keys (kept ≥ 24 h); returns how many. Safe to run any time."""
+    deleted, _ = IdempotencyKey.objects.filter(expires_at__lte=now or timezone.now()).delete()
+    return deleted
+
+
+# --- submit ----------------------------------------------------------------------------------------
+def job_submit(
+    *,
+    user: AbstractBaseUser,
+    request: JobRequest | dict[str, Any],
+    traceparent: str | None = None,
+    idempotency_key: str | None = None,
+    request_sha256: str | None = None,
+    render: Callable[[Job], dict[str, Any]] | None = None,
+) -> SubmitResult:
+    """Validate, assemble, select, reserve and queue one job — or serve it from the cache — in ONE
+    transaction: a refusal (any ServiceError) leaves no job, hold, key or queue entry behind.
+
+    With `idempotency_key`, the key is claimed in the same transaction: a replay returns the stored
+    response (replayed=True), a duplicate in flight raises Conflict("idempotency_in_flight"), the same
+    key with a different body raises Invalid("idempotency_mismatch"). `render(job)` is stored as the
+    response body to replay. The job is enqueued only after commit.
+    """
+    req = _coerce(request)
+    trace_id = trace_id_from(traceparent)
+    body_sha = request_sha256 or request_body_sha256(request)
+    with transaction.atomic():
+        key_row = None
+        if idempotency_key is not None:
+            claimed = _idempotency_begin(user=user, key=idempotency_key, body_sha256=body_sha)
+            if isinstance(claimed, SubmitResult):
+                return claimed
+            key_row = claimed
+        job = _submit(user=user, req=req, trace_id=trace_id)
+        body = _jsonable(render(job)) if render is not None else None
+        if key_row is not None:
+            key_row.job, key_row.response_status, key_row.response_body = job, 201, body
+            key_row.save(update_fields=["job", "response_status", "response_body"])
+    return SubmitResult(job=job, replayed=False, body=body, status_code=201)
+
+
+def _submit(*, user: AbstractBaseUser, req: JobRequest, trace_id: str) -> Job:
+    job_id = uuid.uuid4()
+    plan = _plan(user, req, seed=seed_for(job_id))
+    job = _job_create(job_id=job_id, user=user, plan=plan, trace_id=trace_id)
+    for stage, started, ended, data in plan.stages:
+        _record(job.pk, stage, started, ended, data)
+    if plan.cached is not None:
+        _serve_from_cache(job=job, source=plan.cached, user=user)
+    else:
+        budget_services.hold_reserve(job=job, budget=plan.budget, amount_micros=plan.cost_micros, actor=user)
+        _gate(job=job, user=user, reasons=plan.approval_reasons, from_status=JobStatus.SUBMITTED)
+    job.refresh_from_db()
+    _audit(
+        "job.submit",
+        user=user,
+        job=job,
+        status=job.status,
+        backend=job.backend,
+        tier=job.tier,
+        cost_micros=plan.cost_micros,
+        cached_from=job.cached_from_id,
+        trace_id=trace_id,
+    )
+    return job
+
+
+def _record(job_id: uuid.UUID, stage: str, started: datetime, ended: datetime, data: dict[str, Any]) -> None:
+    from jobs.lifecycle import record_stage
+
+    record_stage(job_id, stage, started_at=started, ended_at=ended, data=data)
+
+
+def _calibration(backend_id: str) -> dict[str, Any]:
+    calibration = registry.capabilities(backend_id).calibration
+    return _jsonable(dict(calibration)) if calibration else {}
+
+
+def _job_create(*, job_id: uuid.UUID, user: AbstractBaseUser, plan: _Plan, trace_id: str) -> Job:
+    req, d = plan.request, plan.decision
+    return Job.objects.create(
+        id=job_id,
+        team=plan.experiment.team,
+        experiment=plan.experiment,
+        experiment_class=plan.experiment_class,
+        submitted_by=user,
+        schema_version=req.schema_version,
+        family=plan.family_name,
+        family_version=plan.family_version,
+        params=plan.params,
+        objective=req.objective,
+        shots=req.shots,
+        max_tier=req.max_tier,
+        backend_pin=req.backend or "",
+        priority=req.priority,
+        labels=list(req.labels),
+        budget_ceiling_micros=to_micros(req.budget_ceiling) if req.budget_ceiling is not None else None,
+        no_cache=req.no_cache,
+        status=JobStatus.SUBMITTED,
+        backend=d.backend_id,
+        tier=d.tier,
+        emulated=d.emulated,
+        policy_reasons=list(d.reasons),
+        estimate=_jsonable({**d.estimate, "reasons": list(d.reasons), "cost_micros": plan.cost_micros}),
+        needs_approval=bool(plan.approval_reasons),
+        circuit=plan.circuit.to_json(),
+        n_qubits=plan.circuit.n_qubits,
+        fingerprint=plan.fingerprint,
+        sdk_versions=plan.versions,
+        seed=seed_for(job_id),
+        calibration=_calibration(d.backend_id),
+        trace_id=trace_id,
+    )
+
+
+def _serve_from_cache(*, job: Job, source: Job, user: AbstractBaseUser) -> None:
+    """The new job is born succeeded with the earlier counts; it costs nothing and is never enqueued."""
+    origin_id = source.cached_from_id or source.pk
+    now = timezone.now()
+    transition(
+        job.pk,
+        from_statuses=[JobStatus.SUBMITTED],
+        to_status=JobStatus.SUCCEEDED,
+        actor=user,
+        reason=f"served from cache of {origin_id}",
+        data={"cached_from": str(origin_id)},
+        cached_from_id=origin_id,
+        counts=source.counts,
+        result_meta={**(source.result_meta or {}), "cached_from": str(origin_id)},
+        metrics=source.metrics,
+        calibration=source.calibration,
+        cost_micros=0,
+        started_at=now,
+        finished_at=now,
+    )
+
+
+def _gate(*, job: Job, user: AbstractBaseUser, reasons: list[str], from_status: str, note: str = "") -> None:
+    """Send the job to approval (with an Approval request and mail to approvers) or to the queue."""
+    now = timezone.now()
+    if reasons:
+        moved = transition(
+            job.pk,
+            from_statuses=[from_status],
+            to_status=JobStatus.AWAITING_APPROVAL,
+            actor=user,
+            reason=note or "needs approval: " + "; ".join(reasons),
+            needs_approval=True,
+            paused_from="",
+        )
+        if not moved:
+            raise _illegal(job.pk, "sent for approval")
+        _approval_open(job=job, reasons=reasons)
+        job.refresh_from_db()
+        _notify_approvers(job, reasons)
+    else:
+        moved = transition(
+            job.pk,
+            from_statuses=[from_status],
+            to_status=JobStatus.QUEUED,
+            actor=user,
+            reason=note or "queued",
+            needs_approval=False,
+            queued_at=now,
+            paused_from="",
+        )
+        if not moved:
+            raise _illegal(job.pk, "queued")
+        enqueue_after_commit(job.pk)
+
+
+def _approval_ttl() -> timedelta:
+    return timedelta(hours=float(getattr(settings, "HYBRIDPORTAL_APPROVAL_TTL_HOURS", 72)))
+
+
+def _approval_open(*, job: Job, reasons: list[str]) -> Approval:
+    """A new pending sign-off request; a job that had one before (a reroute) gets it reopened."""
+    now = timezone.now()
+    approval, _ = Approval.objects.update_or_create(
+        job=job,
+        defaults={
+            "status": ApprovalStatus.PENDING,
+            "reasons": reasons,
+            "requested_at": now,
+            "expires_at": now + _approval_ttl(),
+            "decided_by": None,
+            "decided_at": None,
+            "comment": "",
+            "changes": {},
+        },
+    )
+    return approval
+
+
+def _approval_withdraw(*, job_id: uuid.UUID, why: str) -> None:
+    Approval.objects.filter(job_id=job_id, status=ApprovalStatus.PENDING).update(
+        status=ApprovalStatus.WITHDRAWN, comment=why, decided_at=timezone.now()
+    )
+
+
+# --- lifecycle controls ----------------------------------------------------------------------------
+def _locked_job(user: AbstractBaseUser, job_id: object) -> Job:
+    """The user's team's job, row-locked for the rest of the transaction (NotFound otherwise)."""
+    job = selectors.job_get_for_user(user, job_id)
+    return Job.objects.select_for_update().select_related("team", "experiment_class", "submitted_by").get(pk=job.pk)
+
+
+def job_pause(*, user: AbstractBaseUser, job_id: object, reason: str = "") -> Job:
+    """Queued or awaiting approval → paused, remembering where it came from. A paused job keeps its hold
+    and its pending approval; a worker that picks up its task finds it not queued and does nothing."""
+    with transaction.atomic():
+        job = _locked_job(user, job_id)
+        if job.status not in (JobStatus.QUEUED, JobStatus.AWAITING_APPROVAL) or not transition(
+            job.pk,
+            from_statuses=[job.status],
+            to_status=JobStatus.PAUSED,
+            actor=user,
+            reason=reason or "paused",
+            paused_from=job.status,
+        ):
+            raise _illegal(job.pk, "paused")
+        _audit("job.pause", user=user, job=job, paused_from=job.status, reason=reason)
+    job.refresh_from_db()
+    return job
+
+
+def job_resume(*, user: AbstractBaseUser, job_id: object, reason: str = "") -> Job:
+    """Paused → where it was paused from (queued, enqueued again on commit; or awaiting approval)."""
+    with transaction.atomic():
+        job = _locked_job(user, job_id)
+        if job.status != JobStatus.PAUSED:
+            raise _illegal(job.pk, "resumed")
+        target = JobStatus.AWAITING_APPROVAL if job.paused_from == JobStatus.AWAITING_APPROVAL else JobStatus.QUEUED
+        extra: dict[str, Any] = {"queued_at": timezone.now()} if target == JobStatus.QUEUED else {}
+        if not transition(
+            job.pk,
+            from_statuses=[JobStatus.PAUSED],
+            to_status=target,
+            actor=user,
+            reason=reason or "resumed",
+            paused_from="",
+            **extra,
+        ):
+            raise _illegal(job.pk, "resumed")
+        if target == JobStatus.QUEUED:
+            enqueue_after_commit(job.pk)
+        _audit("job.resume", user=user, job=job, to=target, reason=reason)
+    job.refresh_from_db()
+    return job
+
+
+def job_cancel(*, user: AbstractBaseUser, job_id: object, reason: str = "") -> Job:
+    """Any non-terminal status → cancelled; the hold is released (a cancelled job costs nothing) and a
+    vendor job already submitted is cancelled through its adapter after commit (best effort: a result
+    that arrives later finds the job cancelled and is dropped by the worker's conditional update)."""
+    with transaction.atomic():
+        job = _locked_job(user, job_id)
+        if not transition(
+            job.pk,
+            from_statuses=NON_TERMINAL,
+            to_status=JobStatus.CANCELLED,
+            actor=user,
+            reason=reason or "cancelled",
+            finished_at=timezone.now(),
+        ):
+            raise _illegal(job.pk, "cancelled")
+        budget_services.hold_release(job=job, reason=f"cancelled by {user.get_username()}", actor=user)
+        _approval_withdraw(job_id=job.pk, why="job cancelled")
+        if job.remote_id and job.status == JobStatus.RUNNING:
+            transaction.on_commit(functools.partial(_cancel_remote, job.backend, job.remote_id))
+        _audit("job.cancel", user=user, job=job, from_status=job.status, reason=reason)
+    job.refresh_from_db()
+    return job
+
+
+def _cancel_remote(backend_id: str, remote_id: str) -> None:
+    try:
+        registry.get_adapter(backend_id).cancel(remote_id)
+    except Exception:
+        logger.exception("cancel of remote job %s on %s failed", remote_id, backend_id)
+
+
+def _route(
+    *, job: Job, budget: Budget, backend: str | None, shots: int, actor: AbstractBaseUser
+) -> tuple[policy.Decision, dict[str, Any], list[str]]:
+    """Re-estimate a job on `backend` (or let the policy choose) with `shots`; adjust its hold.
+    Returns the decision, the Job fields to write, and the approval reasons it now has."""
+    circuit = ir.Circuit.from_json(job.circuit)
+    decision = policy.select_backend(
+        circuit=circuit,
+        family=job.family,
+        shots=shots,
+        max_tier=min(job.max_tier, budget.max_tier),
+        backend_pin=backend,
+        priority=job.priority,
+        budget_remaining_micros=budget.remaining_micros,
+        prefers_noise=False,
+        team=job.team,
+        seed=job.seed,
+    )
+    budget_services.check_tier_allowed(budget=budget, tier=decision.tier)
+    if job.budget_ceiling_micros is not None and decision.cost_micros > job.budget_ceiling_micros:
+        raise Invalid(
+            f"the estimate {format_money(decision.cost_micros)} on {decision.backend_id} is above this job's "
+            f"ceiling {format_money(job.budget_ceiling_micros)}",
+            field="budget_ceiling",
+            code="over_budget_ceiling",
+        )
+    budget_services.hold_adjust(job=job, amount_micros=decision.cost_micros, actor=actor)
+    versions = sdk_versions()
+    fields = {
+        "backend": decision.backend_id,
+        "tier": decision.tier,
+        "emulated": decision.emulated,
+        "shots": shots,
+        "policy_reasons": list(decision.reasons),
+        "estimate": _jsonable({**decision.estimate, "reasons": list(decision.reasons)}),
+        "fingerprint": ir.fingerprint(circuit, shots=shots, backend=decision.backend_id, sdk_versions=versions),
+        "sdk_versions": versions,
+        "calibration": _calibration(decision.backend_id),
+    }
+    reasons = budget_services.approval_reasons(
+        budget=budget, experiment_class=job.experiment_class, tier=decision.tier, cost_micros=decision.cost_micros
+    )
+    return decision, fields, reasons
+
+
+def _job_budget(job: Job) -> Budget:
+    budget = budget_selectors.budget_for(team=job.team, experiment_class=job.experiment_class)
+    if budget is None:
+        raise Conflict(f"team {job.team.slug} no longer has a budget for {job.experiment_class.slug}")
+    return budget
+
+
+def job_reroute(*, user: AbstractBaseUser, job_id: object, backend: str, reason: str = "") -> Job:
+    """Move a queued, paused or awaiting job to `backend`: re-estimated within its max_tier and the
+    backend's capabilities, hold adjusted; then to approval when the new estimate needs it (a new
+    request), else queued and enqueued on commit. A running job cannot be rerouted (cancel it)."""
+    with transaction.atomic():
+        job = _locked_job(user, job_id)
+        if job.status not in (JobStatus.QUEUED, JobStatus.PAUSED, JobStatus.AWAITING_APPROVAL):
+            raise _illegal(job.pk, "rerouted")
+        old_backend, from_status = job.backend, job.status
+        decision, fields, reasons = _route(
+            job=job, budget=_job_budget(job), backend=backend, shots=job.shots, actor=user
+        )
+        Job.objects.filter(pk=job.pk).update(**fields)
+        note = reason or f"rerouted from {old_backend} to {decision.backend_id}"
+        if not reasons:
+            _approval_withdraw(job_id=job.pk, why=f"rerouted to {decision.backend_id}; no sign-off needed")
+        _gate(job=job, user=user, reasons=reasons, from_status=from_status, note=note)
+        _audit(
+            "job.reroute",
+            user=user,
+            job=job,
+            from_backend=old_backend,
+            to_backend=decision.backend_id,
+            cost_micros=decision.cost_micros,
+            reason=reason,
+        )
+    job.refresh_from_db()
+    return job
+
+
+def job_rerun(*, user: AbstractBaseUser, job_id: object) -> Job:
+    """A new job with the same request, forced to execute (no_cache). The original is untouched."""
+    job = selectors.job_get_for_user(user, job_id)
+    request = {
+        "experiment": job.experiment_id,
+        "family": job.family,
+        "family_version": job.family_version,
+        "params": job.params,
+        "objective": job.objective,
+        "shots": job.shots,
+        "max_tier": job.max_tier,
+        "backend": job.backend_pin or None,
+        "priority": job.priority,
+        "experiment_class": job.experiment_class.slug,
+        "labels": job.labels,
+        "no_cache": True,
+    }
+    if job.budget_ceiling_micros is not None:
+        request["budget_ceiling"] = str(job.budget_ceiling_micros / 1_000_000)
+    result = job_submit(user=user, request=request)
+    _audit("job.rerun", user=user, job=result.job, rerun_of=str(job.pk))
+    return result.job
+
+
+# --- approvals -------------------------------------------------------------------------------------
+def approval_decide(
+    *,
+    user: AbstractBaseUser,
+    job_id: object,
+    decision: str,
+    comment: str = "",
+    backend: str | None = None,
+    shots: int | None = None,
+) -> Job:
+    """Approve or reject a job awaiting sign-off.
+
+    The decider must be an approver or admin of the job's team (another team's job: NotFound; a
+    researcher: Forbidden) and not its submitter (Forbidden). The decision is a conditional UPDATE
+    on the pending, unexpired Approval, under the job's row lock: of two approvers deciding at once,
+    one wins and the other gets Conflict naming who decided. An approver may change the backend or
+    the shots; the job is re-estimated and its hold adjusted. Approve → queued (enqueued on commit);
+    reject → rejected and the hold released. The submitter is mailed on commit.
+    """
+    if decision not in ("approve", "reject"):
+        raise Invalid("decision must be approve or reject", field="decision")
+    if shots is not None and not 1 <= shots <= 1_000_000:
+        raise Invalid("shots must be between 1 and 1000000", field="shots")
+    with transaction.atomic():
+        job = _locked_job(user, job_id)
+        membership = Membership.objects.filter(user=user, team=job.team).first()
+        if membership is None or not membership.can_approve:
+            raise Forbidden("only an approver or admin of the team can decide approvals", code="not_approver")
+        if job.submitted_by_id == user.pk:
+            raise Forbidden("you cannot approve your own job", code="own_job")
+        approval = Approval.objects.filter(job=job).select_related("decided_by").first()
+        if approval is None:
+            raise Conflict("this job has no approval request", code="no_approval")
+        now = timezone.now()
+        _check_decidable(job=job, approval=approval, now=now)
+        changes = _approval_changes(job=job, user=user, backend=backend, shots=shots)
+        status = ApprovalStatus.APPROVED if decision == "approve" else ApprovalStatus.REJECTED
+        won = Approval.objects.filter(pk=approval.pk, status=ApprovalStatus.PENDING, expires_at__gt=now).update(
+            status=status, decided_by=user, decided_at=now, comment=comment, changes=changes
+        )
+        if not won:
+            approval.refresh_from_db()
+            _check_decidable(job=job, approval=approval, now=now)
+            raise Conflict("the approval could not be decided", code="already_decided")
+        if decision == "approve":
+            moved = transition(
+                job.pk,
+                from_statuses=[JobStatus.AWAITING_APPROVAL],
+                to_status=JobStatus.QUEUED,
+                actor=user,
+                reason=comment or "approved",
+                data={"changes": changes},
+                queued_at=now,
+            )
+            if moved:
+                enqueue_after_commit(job.pk)
+        else:
+            moved = transition(
+                job.pk,
+                from_statuses=[JobStatus.AWAITING_APPROVAL],
+                to_status=JobStatus.REJECTED,
+                actor=user,
+                reason=comment or "rejected",
+                finished_at=now,
+            )
+            if moved:
+                budget_services.hold_release(job=job, reason=f"rejected by {user.get_username()}", actor=user)
+        if not moved:
+            raise _illegal(job.pk, "approved" if decision == "approve" else "rejected")
+        job.refresh_from_db()
+        _notify_submitter(job, "approved" if decision == "approve" else "rejected", user, comment)
+        _audit(f"job.{decision}", user=user, job=job, comment=comment, changes=changes)
+    return job
+
+
+def _check_decidable(*, job: Job, approval: Approval, now: datetime) -> None:
+    if approval.status in (ApprovalStatus.APPROVED, ApprovalStatus.REJECTED):
+        who = approval.decided_by.get_username() if approval.decided_by else "someone"
+        raise Conflict(f"already decided by {who} ({approval.status})", code="already_decided")
+    if approval.status == ApprovalStatus.EXPIRED or approval.expires_at <= now:
+        raise Conflict(
+            f"the approval request expired at {approval.expires_at:%Y-%m-%d %H:%M} UTC; resubmit the job",
+            code="approval_expired",
+        )
+    if approval.status == ApprovalStatus.WITHDRAWN:
+        raise Conflict("the approval request was withdrawn", code="approval_withdrawn")
+    if job.status != JobStatus.AWAITING_APPROVAL:
+        raise Conflict(f"job is {job.status}; it cannot be decided now", code="illegal_transition")
+
+
+def _approval_changes(*, job: Job, user: AbstractBaseUser, backend: str | None, shots: int | None) -> dict[str, Any]:
+    """Apply an approver's backend/shots change (re-estimate, adjust the hold); the change record."""
+    if (backend is None or backend == job.backend) and (shots is None or shots == job.shots):
+        return {}
+    before = {"backend": job.backend, "shots": job.shots, "cost_micros": job.estimate.get("cost_micros")}
+    decision, fields, _ = _route(
+        job=job, budget=_job_budget(job), backend=backend or job.backend, shots=shots or job.shots, actor=user
+    )
+    Job.objects.filter(pk=job.pk).update(**fields)
+    after = {"backend": decision.backend_id, "shots": fields["shots"], "cost_micros": decision.cost_micros}
+    return {"before": before, "after": after}
+
+
+def approvals_expire(*, now: datetime | None = None) -> int:
+    """Sweeper: pending approvals past `expires_at` whose job awaits approval → expired; the job is
+    rejected ("approval expired") and its hold released. Each in its own transaction; a decision that
+    races the sweeper wins or loses on the same conditional UPDATE. Returns how many expired."""
+    now = now or timezone.now()
+    due = list(
+        Approval.objects.filter(
+            status=ApprovalStatus.PENDING, expires_at__lte=now, job__status=JobStatus.AWAITING_APPROVAL
+        ).values_list("pk", "job_id")
+    )
+    expired = 0
+    for approval_id, job_id in due:
+        with transaction.atomic():
+            job = Job.objects.select_for_update().filter(pk=job_id).first()
+            if job is None:
+                continue
+            if not Approval.objects.filter(pk=approval_id, status=ApprovalStatus.PENDING, expires_at__lte=now).update(
+                status=ApprovalStatus.EXPIRED, decided_at=now
+            ):
+                continue
+            if transition(
+                job_id,
+                from_statuses=[JobStatus.AWAITING_APPROVAL],
+                to_status=JobStatus.REJECTED,
+                actor_label="approval-sweeper",
+                reason="approval expired",
+                finished_at=now,
+            ):
+                budget_services.hold_release(job=job, reason="approval expired")
+                _mail_later(
+                    f"[Hybrid Portal] your job {str(job_id)[:8]} was rejected: approval expired",
+                    f"No approver decided within {_approval_ttl()}. Resubmit it if it is still needed.",
+                    [job.submitted_by.email],
+                )
+            expired += 1
+    return expired
+
+
+__all__ = [
+    "Quote",
+    "SubmitResult",
+    "approval_decide",
+    "approvals_expire",
+    "enqueue_after_commit",
+    "idempotency_keys_purge",
+    "job_cancel",
+    "job_pause",
+    "job_quote",
+    "job_reroute",
+    "job_rerun",
+    "job_resume",
+    "job_submit",
+    "request_body_sha256",
+    "trace_id_from",
+]

@@ -1,0 +1,180 @@
+"""Submitting a job: validate → assemble → select → reserve → queue, in one transaction."""
+
+from __future__ import annotations
+
+import pytest
+
+from budgets.errors import BudgetExceeded, Invalid, NotFound
+from budgets.models import AuditEvent, Budget, Hold, HoldStatus
+from jobs.models import IdempotencyKey, Job, JobEvent, JobStatus, Stage
+from jobs.services import job_quote, job_rerun, job_submit
+from tests.jobs.orch_support import enqueued_job_ids, ghz, price
+
+TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
+
+def test_submitted_job_is_queued_and_enqueued_after_commit(cast, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        result = job_submit(user=cast.alice, request=ghz(cast.qlab_experiment, 3))
+
+    job = result.job
+    assert result.status_code == 201 and not result.replayed
+    assert job.status == JobStatus.QUEUED
+    assert job.queued_at is not None
+    assert enqueued_job_ids() == [str(job.pk)]
+    assert Hold.objects.get(job=job).status == HoldStatus.PENDING
+    assert AuditEvent.objects.filter(action="job.submit", target=f"job:{job.pk}", actor=cast.alice).exists()
+
+
+def test_nothing_is_enqueued_before_commit(cast, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        job_submit(user=cast.alice, request=ghz(cast.qlab_experiment, 3))
+    assert callbacks, "the enqueue waits for the commit"
+    assert enqueued_job_ids() == []
+
+
+def test_job_has_stage_events_and_the_traceparents_trace_id(cast):
+    job = job_submit(user=cast.alice, request=ghz(cast.qlab_experiment, 3), traceparent=TRACEPARENT).job
+
+    assert job.trace_id == "4bf92f3577b34da6a3ce929d0e0e4736"
+    stages = list(JobEvent.objects.filter(job=job).exclude(stage=Stage.LIFECYCLE).values_list("stage", flat=True))
+    assert stages == [Stage.VALIDATE, Stage.ASSEMBLE, Stage.SELECT]
+    assert all(
+        e.duration_ms is not None and e.duration_ms >= 0 for e in JobEvent.objects.filter(job=job, stage__in=stages)
+    )
+    lifecycle = JobEvent.objects.get(job=job, stage=Stage.LIFECYCLE)
+    assert (lifecycle.from_status, lifecycle.to_status, lifecycle.actor) == ("submitted", "queued", cast.alice)
+
+
+@pytest.mark.parametrize("header", [None, "", "garbage", "00-" + "0" * 32 + "-00f067aa0ba902b7-01"])
+def test_missing_or_invalid_traceparent_gets_a_fresh_trace_id(cast, header):
+    one = job_submit(user=cast.alice, request=ghz(cast.qlab_experiment, 3), traceparent=header).job
+    two = job_submit(user=cast.alice, request=ghz(cast.qlab_experiment, 3, no_cache=True), traceparent=header).job
+    assert len(one.trace_id) == 32 and int(one.trace_id, 16) > 0
+    assert one.trace_id != two.trace_id
+
+
+def test_job_keeps_what_it_needs_to_be_rerun_months_later(cast):
+    job = job_submit(user=cast.alice, request=ghz(cast.qlab_experiment, 4, labels=["demo"])).job
+
+    assert job.backend == "qsim" and job.tier == 0
+    assert job.n_qubits == 4 and job.circuit["n_qubits"] == 4
+    assert len(job.fingerprint) == 64
+    assert job.sdk_versions.get("qsimcirq")
+    assert job.seed is not None
+    assert (job.family, job.family_version, job.params) == ("ghz", 1, {"n_qubits": 4})
+    assert job.labels == ["demo"]
+    assert job.estimate["cost_micros"] == 0 and job.estimate["reasons"][0].startswith("qsim:")
+
+
+def test_quote_creates_nothing_and_names_backend_cost_and_reasons(cast, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        quote = job_quote(user=cast.alice, request=ghz(cast.qlab_experiment, 5))
+
+    assert (quote.backend, quote.tier, quote.cost_micros, quote.needs_approval) == ("qsim", 0, 0, False)
+    assert quote.reasons[0].startswith("qsim: cheapest tier-0 backend for 5 qubits")
+    assert quote.budget_remaining_micros == 100_000_000 and quote.currency == "USD"
+    assert quote.n_qubits == 5 and len(quote.fingerprint) == 64 and quote.cached_from is None
+    assert Job.objects.count() == 0 and Hold.objects.count() == 0 and callbacks == []
+
+
+def test_quote_says_when_approval_is_needed(cast):
+    price("qsim", "20.00")  # above the 10.00 approval threshold
+    quote = job_quote(user=cast.alice, request=ghz(cast.qlab_experiment, 3, backend="qsim"))
+    assert quote.cost_micros == 20_000_000
+    assert quote.needs_approval and "approval threshold" in quote.approval_reasons[0]
+
+
+def test_another_teams_experiment_is_not_found(cast):
+    with pytest.raises(NotFound) as err:
+        job_submit(user=cast.carol, request=ghz(cast.qlab_experiment, 3))
+    assert err.value.field == "experiment"
+    assert Job.objects.count() == 0
+
+
+def _refusals(cast):
+    return {
+        "budget exceeded": (ghz(cast.qlab_experiment, 3, backend="qsim"), BudgetExceeded, "budget"),
+        "unknown family": ({**ghz(cast.qlab_experiment), "family": "teleport"}, Invalid, "family"),
+        "bad params": (ghz(cast.qlab_experiment, 0), Invalid, "params.n_qubits"),
+        "unknown backend": (ghz(cast.qlab_experiment, 3, backend="qpu-9000"), Invalid, "backend"),
+        "pin above max_tier": (ghz(cast.qlab_experiment, 3, backend="qsim-noisy", max_tier=0), Invalid, "backend"),
+        "over the ceiling": (
+            ghz(cast.qlab_experiment, 3, backend="qsim", budget_ceiling="0.5"),
+            Invalid,
+            "budget_ceiling",
+        ),
+        "unknown field": ({**ghz(cast.qlab_experiment), "colour": "red"}, Invalid, "colour"),
+    }
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "budget exceeded",
+        "unknown family",
+        "bad params",
+        "unknown backend",
+        "pin above max_tier",
+        "over the ceiling",
+        "unknown field",
+    ],
+)
+def test_refused_job_leaves_nothing_behind(cast, case, django_capture_on_commit_callbacks):
+    price("qsim", "150.00" if case == "budget exceeded" else "1.00")
+    body, error, field = _refusals(cast)[case]
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks, pytest.raises(error) as err:
+        job_submit(user=cast.alice, request=body, idempotency_key="key-1")
+
+    assert err.value.field == field
+    assert Job.objects.count() == 0
+    assert Hold.objects.count() == 0
+    assert IdempotencyKey.objects.count() == 0
+    assert enqueued_job_ids() == [] and callbacks == []
+    assert Budget.objects.get(pk=cast.qlab_budget.pk).reserved_micros == 0
+
+
+def test_unknown_backend_error_lists_the_valid_ones(cast):
+    with pytest.raises(Invalid) as err:
+        job_submit(user=cast.alice, request=ghz(cast.qlab_experiment, 3, backend="qpu-9000"))
+    assert "qsim" in err.value.message and "aer" in err.value.message
+
+
+def test_tier_above_the_budgets_max_tier_is_refused(cast):
+    Budget.objects.filter(pk=cast.qlab_budget.pk).update(max_tier=0)
+    with pytest.raises(Invalid) as err:
+        job_submit(user=cast.alice, request=ghz(cast.qlab_experiment, 3, backend="qsim-noisy", max_tier=2))
+    assert err.value.field == "backend"
+    # Without a pin the policy stays inside the budget's tiers.
+    job = job_submit(user=cast.alice, request=ghz(cast.qlab_experiment, 3, max_tier=2)).job
+    assert job.tier == 0 and any("allows tiers up to 0" in r for r in job.policy_reasons)
+
+
+def test_a_non_member_cannot_submit(cast):
+    from tests import factories
+
+    outsider = factories.make_user("mallory")
+    with pytest.raises(NotFound):
+        job_submit(user=outsider, request=ghz(cast.qlab_experiment, 3))
+
+
+def test_priced_job_reserves_its_estimate(cast):
+    price("qsim", "2.50")
+    job = job_submit(user=cast.alice, request=ghz(cast.qlab_experiment, 3, backend="qsim")).job
+    assert Hold.objects.get(job=job).amount_micros == 2_500_000
+    assert Budget.objects.get(pk=cast.qlab_budget.pk).reserved_micros == 2_500_000
+
+
+def test_rerun_submits_the_same_request_again_forcing_execution(cast):
+    first = job_submit(user=cast.alice, request=ghz(cast.qlab_experiment, 3, labels=["x"])).job
+    again = job_rerun(user=cast.alice, job_id=first.pk)
+
+    assert again.pk != first.pk and again.no_cache
+    assert (again.family, again.params, again.labels, again.fingerprint) == (
+        first.family,
+        first.params,
+        first.labels,
+        first.fingerprint,
+    )
+    assert again.status == JobStatus.QUEUED
