@@ -1,8 +1,293 @@
+"""The web UI for jobs: dashboard, submit, job pages, experiments, approvals and backends.
+
+Views parse, call one selector or service, and render. Reads are scoped to the user's teams by the
+selectors (another team's job or experiment is a 404); the top bar's team switcher narrows them further.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import timedelta
+from functools import wraps
+from typing import Any
+
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from adapters.registry import all_capabilities
+from budgets.errors import NotFound, ServiceError
+from budgets.views import current_team
+from jobs import charts, services
+from jobs.contract import ContractError
+from jobs.forms import ExperimentForm, SubmitForm, error_target, family_fields, params_from_post
+from jobs.models import Job, JobStatus
+from jobs.selectors import (
+    approvals_pending_for_user,
+    experiment_get_for_user,
+    experiments_for_user,
+    job_events,
+    job_get_for_user,
+    jobs_for_user,
+)
+from jobs.ui import (
+    JOB_SORTS,
+    approval_rows,
+    backends_overview,
+    dashboard_panel_context,
+    job_actions,
+    recent_decisions_by_others,
+)
+
+PAGE_SIZE = 25
+DASHBOARD_PANELS = ("queues", "running", "runtimes", "failures", "budgets", "approvals")
+
+
+def _not_found_as_404(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Another team's object and a missing one look the same: 404."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            return view(request, *args, **kwargs)
+        except NotFound as exc:
+            raise Http404(exc.message) from exc
+
+    return wrapper
+
+
+def _scoped(request: HttpRequest, queryset: Any) -> Any:
+    team = current_team(request)
+    return queryset.filter(team=team) if team is not None else queryset
+
+
+# --- dashboard ------------------------------------------------------------------------------------
+@login_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    context = {name: dashboard_panel_context(request, name) for name in DASHBOARD_PANELS}
+    return render(request, "jobs/dashboard.html", {"panels": context})
 
 
 @login_required
-def dashboard(request: HttpRequest) -> HttpResponse:
-    return render(request, "jobs/dashboard.html", {})
+def dashboard_panel(request: HttpRequest, panel: str) -> HttpResponse:
+    if panel not in DASHBOARD_PANELS:
+        raise Http404("no such panel")
+    context = {"panels": {panel: dashboard_panel_context(request, panel)}}
+    return render(request, f"jobs/dashboard.html#{panel}", context)
+
+
+# --- submit ---------------------------------------------------------------------------------------
+def _submit_context(request: HttpRequest) -> dict[str, Any]:
+    """The bound form, the family's param inputs, the contract body and the errors by input name."""
+    data = request.POST if request.method == "POST" else None
+    initial = {"family": request.GET.get("family", "ghz"), "experiment": request.GET.get("experiment")}
+    form = SubmitForm(data, user=request.user, initial=initial)
+    family = (data or {}).get("family") or initial["family"]
+    if data is None:
+        return {"form": form, "param_fields": family_fields(family), "errors": {}, "body": None}
+    params, fields, errors = params_from_post(family, data)
+    body = form.job_request(params) if form.is_valid() and not errors else None
+    errors.update({name: "; ".join(errs) for name, errs in form.errors.items()})
+    return {"form": form, "param_fields": fields, "errors": errors, "body": body}
+
+
+def _attach_error(context: dict[str, Any], exc: ContractError | ServiceError) -> None:
+    target = error_target(exc.field, context["form"])
+    context["errors"][target or "__all__"] = exc.message
+
+
+@login_required
+def submit(request: HttpRequest) -> HttpResponse:
+    context = _submit_context(request)
+    if context["body"] is not None:
+        try:
+            job = services.job_submit(user=request.user, request=context["body"]).job
+        except (ContractError, ServiceError) as exc:
+            _attach_error(context, exc)
+        else:
+            messages.success(request, f"Job {str(job.id)[:8]} submitted ({job.get_status_display().lower()}).")
+            return redirect("job_detail", job_id=job.id)
+    status = 422 if context["errors"] else 200
+    return render(request, "jobs/submit.html", context, status=status)
+
+
+@login_required
+def submit_params(request: HttpRequest) -> HttpResponse:
+    try:
+        fields = family_fields(request.GET.get("family", "ghz"))
+    except ContractError as exc:
+        raise Http404("no such family") from exc
+    response = render(request, "jobs/submit.html#param-fields", {"param_fields": fields, "errors": {}})
+    response["HX-Trigger-After-Settle"] = "params-loaded"
+    return response
+
+
+@login_required
+@require_POST
+def submit_quote(request: HttpRequest) -> HttpResponse:
+    context = _submit_context(request)
+    if context["body"] is not None:
+        try:
+            context["quote"] = services.job_quote(user=request.user, request=context["body"])
+        except (ContractError, ServiceError) as exc:
+            _attach_error(context, exc)
+    return render(request, "jobs/submit.html#estimate", context)
+
+
+# --- jobs -----------------------------------------------------------------------------------------
+def _jobs_table(request: HttpRequest, experiment: Any = None) -> dict[str, Any]:
+    """Filters, search, sort and one page of jobs, from the query string (works without JS)."""
+    q = request.GET
+    jobs = jobs_for_user(
+        request.user,
+        status=q.get("status") or None,
+        experiment=experiment,
+        backend=q.get("backend") or None,
+        family=q.get("family") or None,
+        label=q.get("label") or None,
+        q=q.get("q") or None,
+    )
+    sort = q.get("sort") if q.get("sort") in JOB_SORTS else "-created"
+    page = Paginator(_scoped(request, jobs).order_by(*JOB_SORTS[sort]), PAGE_SIZE).get_page(q.get("page"))
+    query = q.copy()
+    query.pop("page", None)
+    return {"page": page, "sort": sort, "filters": q, "query": query.urlencode(), "statuses": JobStatus.choices}
+
+
+@login_required
+def job_list(request: HttpRequest) -> HttpResponse:
+    context = _jobs_table(request)
+    template = "jobs/job_list.html#jobs-table" if request.htmx else "jobs/job_list.html"
+    return render(request, template, {**context, "table_url": reverse("job_list")})
+
+
+@login_required
+@_not_found_as_404
+def job_detail(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
+    job = job_get_for_user(request.user, job_id)
+    context = {
+        "job": job,
+        "events": job_events(job),
+        "actions": job_actions(request.user, job),
+        "timeline": charts.timeline_figure(job),
+        "histogram": charts.histogram(job),
+        "backends": [c for c in all_capabilities() if c.backend_id != job.backend],
+    }
+    return render(request, "jobs/job_detail.html", context)
+
+
+@login_required
+@_not_found_as_404
+def job_status(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
+    job = job_get_for_user(request.user, job_id)
+    response = render(request, "jobs/job_detail.html#status", {"job": job})
+    if request.GET.get("seen") and request.GET["seen"] != job.status:
+        response["HX-Refresh"] = "true"  # the rest of the page (actions, results) changed too
+    return response
+
+
+JOB_ACTIONS: dict[str, Callable[..., Any]] = {
+    "pause": lambda user, job_id, post: services.job_pause(user=user, job_id=job_id, reason=post.get("reason", "")),
+    "resume": lambda user, job_id, post: services.job_resume(user=user, job_id=job_id, reason=post.get("reason", "")),
+    "cancel": lambda user, job_id, post: services.job_cancel(user=user, job_id=job_id, reason=post.get("reason", "")),
+    "reroute": lambda user, job_id, post: services.job_reroute(
+        user=user, job_id=job_id, backend=post.get("backend", ""), reason=post.get("reason", "")
+    ),
+    "rerun": lambda user, job_id, post: services.job_rerun(user=user, job_id=job_id),
+}
+
+
+@login_required
+@require_POST
+@_not_found_as_404
+def job_action(request: HttpRequest, job_id: uuid.UUID, action: str) -> HttpResponse:
+    if action not in JOB_ACTIONS:
+        raise Http404("no such action")
+    try:
+        result = JOB_ACTIONS[action](request.user, job_id, request.POST)
+    except ServiceError as exc:
+        if isinstance(exc, NotFound):
+            raise
+        messages.error(request, exc.message)
+        return redirect("job_detail", job_id=job_id)
+    new_job = getattr(result, "job", result)
+    if action == "rerun" and isinstance(new_job, Job):
+        messages.success(request, f"Re-run submitted as job {str(new_job.id)[:8]}.")
+        return redirect("job_detail", job_id=new_job.id)
+    messages.success(request, f"Job {str(job_id)[:8]}: {action} done.")
+    return redirect("job_detail", job_id=job_id)
+
+
+# --- experiments ----------------------------------------------------------------------------------
+@login_required
+def experiment_list(request: HttpRequest) -> HttpResponse:
+    experiments = _scoped(request, experiments_for_user(request.user))
+    return render(request, "jobs/experiment_list.html", {"experiments": experiments})
+
+
+@login_required
+def experiment_new(request: HttpRequest) -> HttpResponse:
+    form = ExperimentForm(request.POST or None, user=request.user, team=current_team(request))
+    if request.method == "POST" and form.is_valid():
+        try:
+            experiment = services.experiment_create(user=request.user, **form.cleaned_data)
+        except ServiceError as exc:
+            form.add_error(error_target(exc.field, form) or None, exc.message)
+        else:
+            messages.success(request, f"Experiment “{experiment.name}” created.")
+            return redirect("experiment_detail", experiment_id=experiment.pk)
+    return render(request, "jobs/experiment_new.html", {"form": form})
+
+
+@login_required
+@_not_found_as_404
+def experiment_detail(request: HttpRequest, experiment_id: int) -> HttpResponse:
+    experiment = experiment_get_for_user(request.user, experiment_id)
+    context = {**_jobs_table(request, experiment), "experiment": experiment}
+    template = "jobs/job_list.html#jobs-table" if request.htmx else "jobs/experiment_detail.html"
+    return render(request, template, {**context, "table_url": request.path})
+
+
+# --- approvals ------------------------------------------------------------------------------------
+@login_required
+def approvals(request: HttpRequest) -> HttpResponse:
+    rows = approval_rows(request.user, _scoped(request, approvals_pending_for_user(request.user)))
+    since = timezone.now() - timedelta(minutes=30)
+    context = {"rows": rows, "recent": recent_decisions_by_others(request.user, since), "backends": all_capabilities()}
+    template = "jobs/approvals.html#inbox" if request.htmx else "jobs/approvals.html"
+    return render(request, template, context)
+
+
+@login_required
+@require_POST
+@_not_found_as_404
+def approval_decide(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
+    post, error = request.POST, ""
+    try:
+        services.approval_decide(
+            user=request.user,
+            job_id=job_id,
+            decision=post.get("decision", ""),
+            comment=post.get("comment", ""),
+            backend=post.get("backend") or None,
+            shots=int(post["shots"]) if post.get("shots", "").isdigit() else None,
+        )
+    except ServiceError as exc:
+        error = exc.message
+    job = job_get_for_user(request.user, job_id)
+    if not request.htmx:
+        messages.add_message(request, messages.ERROR if error else messages.SUCCESS, error or "Decision recorded.")
+        return redirect("approvals")
+    return render(request, "jobs/approvals.html#decided-row", {"job": job, "error": error})
+
+
+# --- backends -------------------------------------------------------------------------------------
+@login_required
+def backends(request: HttpRequest) -> HttpResponse:
+    return render(request, "jobs/backends.html", {"backends": backends_overview()})

@@ -1,0 +1,72 @@
+"""Template helpers shared by every page: money, status and backend badges, durations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+from django.utils.html import format_html
+
+from budgets.money import format_money
+from budgets.services import TIER_NAMES
+
+register = template.Library()
+EMULATED_TITLE = "a local emulation of the device's calibration, queue and price: not a real QPU"
+
+
+@register.filter
+def money(micros: int | None) -> str:
+    return "—" if micros is None else format_money(micros)
+
+
+@register.filter
+def seconds(value: float | None) -> str:
+    """1.234 → '1.23 s', 95 → '1 min 35 s'."""
+    if value is None:
+        return "—"
+    if value < 60:
+        return f"{value:.2f} s" if value < 10 else f"{value:.0f} s"
+    minutes, secs = divmod(round(value), 60)
+    return f"{minutes} min {secs} s" if minutes < 60 else f"{minutes // 60} h {minutes % 60} min"
+
+
+@register.filter
+def tier_name(tier: int | None) -> str:
+    return "—" if tier is None else f"{tier} · {TIER_NAMES.get(tier, 'tier')}"
+
+
+@register.simple_tag
+def status_badge(status: str, label: str = "", large: bool = False) -> str:
+    text = label or status.replace("_", " ")
+    size = " badge-lg" if large else ""
+    return format_html('<span class="badge status-{}{}">{}</span>', status, size, text)
+
+
+@register.simple_tag
+def backend_label(backend_id: str, emulated: Any = False, tier: int | None = None) -> str:
+    """A backend id with its tier and, for an emulated device, the EMULATED badge (never omitted)."""
+    if not backend_id:
+        return format_html('<span class="muted">not chosen yet</span>')
+    tier_html = format_html(' <span class="badge badge-tier">tier {}</span>', tier) if tier is not None else ""
+    emulated_html = (
+        format_html(' <span class="badge badge-emulated" title="{}">emulated</span>', EMULATED_TITLE)
+        if emulated
+        else ""
+    )
+    return format_html("<code>{}</code>{}{}", backend_id, tier_html, emulated_html)
+
+
+@register.filter
+def short_id(value: Any) -> str:
+    return str(value)[:8]
+
+
+@register.filter
+def percent(value: float | None) -> str:
+    return "—" if value is None else f"{100 * value:.1f}%"
+
+
+@register.filter(name="get")
+def get_item(mapping: Any, key: str) -> Any:
+    """{{ errors|get:field.html_name }}: a dict lookup with a variable key."""
+    return mapping.get(key, "") if hasattr(mapping, "get") else ""
