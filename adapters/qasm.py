@@ -24,13 +24,18 @@ if TYPE_CHECKING:
     import qiskit
 
 MAX_QASM_BYTES = 256 * 1024
-MAX_STATEMENTS = 100_000  # OpenQASM 2: qiskit's Rust parser reads ~100k statements in well under a second
-MAX_STATEMENTS_QASM3 = 10_000  # OpenQASM 3: the ANTLR parser reads ~4k statements per second
-MAX_EXPANDED_GATES = 200_000  # gates once user-defined gates and register broadcasts are expanded
-MAX_NESTING = 32  # brackets of any kind: ( [ {
+MAX_STATEMENTS = 100_000  # OpenQASM 2 (qiskit's parser is Rust; the size and gate caps usually bind first)
+MAX_STATEMENTS_QASM3 = 5_000  # OpenQASM 3: the ANTLR-based parser reads only ~4k statements per second
+# Gates once user-defined gates and register broadcasts are expanded: parsing and converting cost
+# ~35 µs a gate, so this bounds the work a 6 KB program of broadcasts can ask for to ~2 s.
+MAX_EXPANDED_GATES = 50_000
+MAX_GATE_DEFINITIONS = 500  # qiskit builds a gate class per definition
+MAX_NESTING = 32  # brackets of any kind: ( [ {; also how deep gate definitions may call each other
 MAX_OPERATORS = 128  # arithmetic operators in one statement (the OpenQASM 3 AST recurses per operator)
 MAX_REGISTER_DIGITS = 7
-DEFAULT_MAX_QUBITS = 156  # when no backend registry is available: the largest modelled device
+# The widest modelled device. Wider backends exist (the stabilizer simulator takes 1000 qubits) but a
+# hand-written program that wide is far likelier an attack on the parser than a circuit to run.
+MAX_QASM_QUBITS = 156
 
 STANDARD_INCLUDES = {2: "qelib1.inc", 3: "stdgates.inc"}
 # Keywords that open pulse-level, external, classical-control or non-unitary constructs.
@@ -216,7 +221,7 @@ def check_limits(text: str, *, max_qubits: int | None = None) -> QasmSummary:
         raise QasmError(f"program exceeds {MAX_QASM_BYTES} bytes ({MAX_QASM_BYTES // 1024} KiB)")
     if not text.strip():
         raise QasmError("program is empty")
-    limit = max_qubits if max_qubits is not None else default_max_qubits()
+    limit = min(MAX_QASM_QUBITS, max_qubits if max_qubits is not None else default_max_qubits())
     statements = _strip_and_split(text)
     version = _version(statements)
     max_statements = MAX_STATEMENTS if version == 2 else MAX_STATEMENTS_QASM3
@@ -226,6 +231,7 @@ def check_limits(text: str, *, max_qubits: int | None = None) -> QasmSummary:
     registers: dict[str, int] = {}
     qubits = physical = 0
     costs: dict[str, int] = {}  # user-defined gate → gates it expands to
+    depths: dict[str, int] = {}  # user-defined gate → how deeply its definition nests others
     current_gate: str | None = None
     expanded = 0
     measured_at: int | None = None
@@ -242,7 +248,9 @@ def check_limits(text: str, *, max_qubits: int | None = None) -> QasmSummary:
                 raise QasmError(f"unsupported block {text_[:40]!r}: only gate definitions may use braces", line)
             name = _IDENT_RE.match(text_[4:].strip())
             current_gate = name.group() if name else ""
-            costs[current_gate] = 0
+            costs[current_gate], depths[current_gate] = 0, 1
+            if len(costs) > MAX_GATE_DEFINITIONS:
+                raise QasmError(f"more than {MAX_GATE_DEFINITIONS} gate definitions", line)
             continue
         if stmt.block is None:
             current_gate = None
@@ -269,12 +277,12 @@ def check_limits(text: str, *, max_qubits: int | None = None) -> QasmSummary:
         if declared:
             qubits += declared
             if qubits > limit:
-                raise QasmError(f"declares {qubits} qubits; the largest backend takes {limit}", line)
+                raise QasmError(f"declares {qubits} qubits; OpenQASM programs may use at most {limit}", line)
             continue
         for index in _PHYSICAL_RE.findall(text_):
             physical = max(physical, _size(index, line) + 1)
             if physical > limit:
-                raise QasmError(f"uses physical qubit ${physical - 1}; the largest backend takes {limit}", line)
+                raise QasmError(f"uses physical qubit ${physical - 1}; OpenQASM programs may use at most {limit}", line)
         if _MEASURE_RE.search(text_):
             if stmt.block is not None:
                 raise QasmError("measurement inside a gate definition is not allowed", line)
@@ -286,6 +294,9 @@ def check_limits(text: str, *, max_qubits: int | None = None) -> QasmSummary:
         cost = costs.get(gate, 1)
         if current_gate is not None:
             costs[current_gate] = min(costs[current_gate] + cost, MAX_EXPANDED_GATES + 1)
+            depths[current_gate] = max(depths[current_gate], depths.get(gate, 0) + 1)
+            if depths[current_gate] > MAX_NESTING:
+                raise QasmError(f"gate definitions nest deeper than {MAX_NESTING} levels", line)
             continue
         if measured_at is not None:
             raise QasmError(
@@ -306,11 +317,9 @@ def _size(digits: str, line: int) -> int:
 
 
 def default_max_qubits() -> int:
-    """The widest backend's qubit limit, from the registry when it is importable."""
-    try:
-        from adapters.registry import max_qubits_any
-    except ImportError:
-        return DEFAULT_MAX_QUBITS
+    """The widest backend's qubit limit (imported lazily: the registry loads every adapter)."""
+    from adapters.registry import max_qubits_any
+
     return max_qubits_any()
 
 

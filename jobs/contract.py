@@ -139,10 +139,10 @@ class ParsedJob:
 
 
 def max_qubits_any() -> int:
-    """The widest backend's qubit limit (the adapter registry's, or the modelled-device fallback)."""
-    from adapters.qasm import default_max_qubits
+    """The widest backend's qubit limit, from the adapter registry (imported on first use: it is heavy)."""
+    from adapters.registry import max_qubits_any as registry_max_qubits
 
-    return default_max_qubits()
+    return registry_max_qubits()
 
 
 def resolve_job_request(req: JobRequest, *, max_qubits: int | None = None) -> ParsedJob:

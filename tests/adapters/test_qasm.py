@@ -18,8 +18,10 @@ from adapters.convert import to_qiskit
 from adapters.ir import GATES, Circuit, IRError, Op
 from adapters.qasm import (
     MAX_EXPANDED_GATES,
+    MAX_GATE_DEFINITIONS,
     MAX_NESTING,
     MAX_QASM_BYTES,
+    MAX_QASM_QUBITS,
     QasmError,
     check_limits,
     parse_qasm,
@@ -137,8 +139,14 @@ def test_ten_megabyte_program_is_refused_fast_by_size() -> None:
 )
 def test_a_thousand_qubits_are_refused_before_parsing(text: str) -> None:
     err, seconds = refused(text, max_qubits=30)
-    assert "the largest backend takes 30" in str(err)
+    assert "at most 30" in str(err)
     assert err.line is not None
+    assert seconds < 0.5
+
+
+def test_a_thousand_qubits_are_refused_even_when_a_backend_could_take_them() -> None:
+    err, seconds = refused(HEADER2 + "qreg q[1000];\n", max_qubits=5000)
+    assert "1000 qubits" in str(err) and f"at most {MAX_QASM_QUBITS}" in str(err)
     assert seconds < 0.5
 
 
@@ -166,6 +174,27 @@ def test_exponential_gate_definitions_are_refused_before_expansion() -> None:
     """Eleven nested gates that each call the previous one ten times: 10¹² gates from 1 KB of text."""
     gates = "gate g0 a { x a; }\n" + "".join(f"gate g{i} a {{ {f'g{i - 1} a; ' * 10}}}\n" for i in range(1, 12))
     err, seconds = refused(HEADER2 + gates + "qreg q[1];\ng11 q[0];\n")
+    assert f"more than {MAX_EXPANDED_GATES} gates" in str(err)
+    assert seconds < 0.5
+
+
+def test_a_long_chain_of_gate_definitions_is_refused_before_it_overflows_the_parser() -> None:
+    chain = "gate g0 a { x a; }\n" + "".join(f"gate g{i} a {{ g{i - 1} a; }}\n" for i in range(1, 5000))
+    err, seconds = refused(HEADER2 + chain + "qreg q[1];\ng4999 q[0];\n")
+    assert f"nest deeper than {MAX_NESTING}" in str(err)
+    assert seconds < 0.5
+
+
+def test_thousands_of_gate_definitions_are_refused() -> None:
+    defs = "".join(f"gate g{i} a {{ x a; }}\n" for i in range(MAX_GATE_DEFINITIONS + 1))
+    err, seconds = refused(HEADER2 + defs + "qreg q[1];\n")
+    assert f"more than {MAX_GATE_DEFINITIONS} gate definitions" in str(err)
+    assert seconds < 0.5
+
+
+def test_register_broadcasts_count_towards_the_gate_limit() -> None:
+    """A few bytes of `h q;` on a wide register ask for width × repeats gates."""
+    err, seconds = refused(HEADER2 + "qreg q[100];\n" + "h q;\n" * (MAX_EXPANDED_GATES // 100 + 1))
     assert f"more than {MAX_EXPANDED_GATES} gates" in str(err)
     assert seconds < 0.5
 
