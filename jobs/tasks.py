@@ -563,8 +563,9 @@ def poll_hardware_job(job_id: str) -> str:
         try:
             result = adapter.result(job.remote_id)
             cost = _cost_micros(adapter, job, result)
-            submitted = job.result_meta.get("submitted_at")
-            meta = {"remote_id": job.remote_id, **({"submitted_at": submitted} if submitted else {})}
+            # Keep when it was submitted and the last queue report next to the result.
+            meta = {"remote_id": job.remote_id}
+            meta |= {k: job.result_meta[k] for k in ("submitted_at", "vendor") if k in job.result_meta}
             started = now - timedelta(seconds=result.transpile_seconds + result.execute_seconds)
             stored = _store_result(job, job.attempts, result, cost_micros=cost, started=started, extra_meta=meta)
         except AdapterError as exc:
