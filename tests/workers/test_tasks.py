@@ -7,6 +7,7 @@ raises the scripted vendor errors and otherwise runs qsim.
 from __future__ import annotations
 
 import dataclasses
+import io
 import threading
 import time
 from collections.abc import Callable
@@ -15,6 +16,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
 from django_q.models import OrmQ, Schedule
@@ -322,3 +324,16 @@ def test_the_reaper_enqueues_a_queued_job_whose_task_was_lost(cast: Any) -> None
     enqueued = sorted(row.task["args"][0] for row in OrmQ.objects.all())
     assert enqueued == sorted([str(lost.pk), str(waiting.pk)])
     assert str(backing_off.pk) not in enqueued
+
+
+@pytest.mark.django_db
+def test_the_reap_jobs_command_reports_what_it_returned_to_the_queue(cast: Any) -> None:
+    past = timezone.now() - timedelta(minutes=20)
+    job = queued_job(cast, status=JobStatus.RUNNING, attempts=1, started_at=past, deadline=past + timedelta(minutes=10))
+    out = io.StringIO()
+
+    call_command("reap_jobs", "--schedules", stdout=out)
+
+    assert "requeued 1" in out.getvalue()
+    assert Job.objects.get(pk=job.pk).status == JobStatus.QUEUED
+    assert Schedule.objects.filter(name="jobs.reap_jobs", cluster="interactive").exists()
