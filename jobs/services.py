@@ -41,9 +41,9 @@ from budgets import selectors as budget_selectors
 from budgets import services as budget_services
 from budgets.errors import Conflict, Forbidden, Invalid, NotFound
 from budgets.models import Budget, ExperimentClass, Membership
-from budgets.money import format_money, to_micros
+from budgets.money import format_money, from_micros, to_micros
 from jobs import policy, selectors
-from jobs.contract import ContractError, JobRequest, parse_job_request, resolve_job_request
+from jobs.contract import ContractError, JobRequest, ParsedJob, parse_job_request, resolve_job_request
 from jobs.lifecycle import transition
 from jobs.models import (
     Approval,
@@ -87,7 +87,8 @@ class Quote:
     n_qubits: int
     fingerprint: str
     cached_from: uuid.UUID | None
-    estimate: dict[str, Any] = field(default_factory=dict)
+    estimate: dict[str, Any] = field(default_factory=dict)  # what Job.estimate would hold
+    within_budget: bool = True
 
 
 @dataclass
@@ -258,7 +259,8 @@ def _budget_for(experiment: Experiment, klass: ExperimentClass) -> Budget:
 
 
 def _plan(user: AbstractBaseUser, req: JobRequest, *, seed: int | None = None) -> _Plan:
-    """Validate, assemble and select for one request; raises the ServiceError a refusal deserves."""
+    """Validate, assemble and select for one request; raises the ServiceError a refusal deserves.
+    Writes nothing: the timed stages are returned and recorded once the job row exists."""
     stages: list[tuple[str, datetime, datetime, dict[str, Any]]] = []
 
     started = timezone.now()
@@ -273,25 +275,10 @@ def _plan(user: AbstractBaseUser, req: JobRequest, *, seed: int | None = None) -
 
     started = timezone.now()
     circuit = parsed.circuit
-    params = parsed.params_json
     stages.append((Stage.ASSEMBLE, started, timezone.now(), {"n_qubits": circuit.n_qubits, "ops": len(circuit.ops)}))
 
     started = timezone.now()
-    max_tier = min(req.max_tier, budget.max_tier)
-    decision = policy.select_backend(
-        circuit=circuit,
-        family=parsed.family.name,
-        shots=req.shots,
-        max_tier=max_tier,
-        backend_pin=req.backend,
-        priority=req.priority,
-        budget_remaining_micros=budget.remaining_micros,
-        prefers_noise=parsed.family.prefers_noise,
-        team=experiment.team,
-        seed=seed,
-    )
-    if max_tier < req.max_tier:
-        decision.reasons.append(f"the {klass.slug} budget allows tiers up to {budget.max_tier}")
+    decision = _select(req=req, parsed=parsed, budget=budget, team=experiment.team, seed=seed)
     versions = sdk_versions()
     fp = ir.fingerprint(circuit, shots=req.shots, backend=decision.backend_id, sdk_versions=versions)
     cached = None if req.no_cache else selectors.cached_result_for(team=experiment.team, fingerprint=fp)
@@ -313,8 +300,8 @@ def _plan(user: AbstractBaseUser, req: JobRequest, *, seed: int | None = None) -
         experiment_class=klass,
         budget=budget,
         family_name=parsed.family.name,
-        family_version=parsed.family.version,
-        params=params,
+        family_version=parsed.family_version,
+        params=parsed.params_json,
         circuit=circuit,
         decision=decision,
         fingerprint=fp,
@@ -323,6 +310,27 @@ def _plan(user: AbstractBaseUser, req: JobRequest, *, seed: int | None = None) -
         approval_reasons=reasons,
         stages=stages,
     )
+
+
+def _select(*, req: JobRequest, parsed: ParsedJob, budget: Budget, team: Any, seed: int | None) -> policy.Decision:
+    """The policy's choice. Unpinned, it stays inside the budget's tiers too; a pin is checked against
+    the request's max_tier here and against the budget's by `check_tier_allowed`, which says why."""
+    max_tier = req.max_tier if req.backend else min(req.max_tier, budget.max_tier)
+    decision = policy.select_backend(
+        circuit=parsed.circuit,
+        family=parsed.family.name,
+        shots=req.shots,
+        max_tier=max_tier,
+        backend_pin=req.backend,
+        priority=req.priority,
+        budget_remaining_micros=budget.remaining_micros,
+        prefers_noise=parsed.family.prefers_noise,
+        team=team,
+        seed=seed,
+    )
+    if max_tier < req.max_tier:
+        decision.reasons.append(f"the {budget.experiment_class.slug} budget allows tiers up to {budget.max_tier}")
+    return decision
 
 
 def _check_ceiling(req: JobRequest, cost_micros: int) -> None:
@@ -342,25 +350,35 @@ def _check_ceiling(req: JobRequest, cost_micros: int) -> None:
 def job_quote(*, user: AbstractBaseUser, request: JobRequest | dict[str, Any]) -> Quote:
     """What submitting `request` would do — backend and why, cost, time, approval — creating nothing.
 
-    Raises the same errors a submission would (Invalid naming the field, NotFound for another team's
-    experiment, BudgetExceeded, Forbidden for a tier the budget does not allow)."""
+    Raises the errors a submission would (Invalid naming the field, NotFound for another team's
+    experiment, Forbidden for a tier the budget does not allow) — except that an estimate above what
+    is left of the budget is answered, with `within_budget=False` and a reason saying so, so the user
+    sees the price before the refusal."""
     plan = _plan(user, _coerce(request))
     d = plan.decision
+    remaining = plan.budget.remaining_micros
+    reasons = list(d.reasons)
+    if plan.cost_micros > remaining:
+        reasons.append(
+            f"the estimate {format_money(plan.cost_micros)} is more than the {format_money(max(remaining, 0))} "
+            "left in the budget: a submission would be refused"
+        )
     return Quote(
         backend=d.backend_id,
         tier=d.tier,
         emulated=d.emulated,
-        reasons=list(d.reasons),
+        reasons=reasons,
         cost_micros=plan.cost_micros,
         seconds=0.0 if plan.cached else d.seconds,
         needs_approval=bool(plan.approval_reasons),
         approval_reasons=plan.approval_reasons,
-        budget_remaining_micros=plan.budget.remaining_micros,
+        budget_remaining_micros=remaining,
         currency=settings.CURRENCY,
         n_qubits=plan.circuit.n_qubits,
         fingerprint=plan.fingerprint,
         cached_from=(plan.cached.cached_from_id or plan.cached.pk) if plan.cached else None,
-        estimate={**d.estimate, "reasons": list(d.reasons), "cost_micros": plan.cost_micros},
+        estimate={**d.estimate, "reasons": reasons, "cost_micros": plan.cost_micros},
+        within_budget=plan.cost_micros <= remaining,
     )
 
 
@@ -827,7 +845,7 @@ def job_rerun(*, user: AbstractBaseUser, job_id: object) -> Job:
         "no_cache": True,
     }
     if job.budget_ceiling_micros is not None:
-        request["budget_ceiling"] = str(job.budget_ceiling_micros / 1_000_000)
+        request["budget_ceiling"] = str(from_micros(job.budget_ceiling_micros))
     result = job_submit(user=user, request=request)
     _audit("job.rerun", user=user, job=result.job, rerun_of=str(job.pk))
     return result.job
@@ -912,13 +930,13 @@ def _check_decidable(*, job: Job, approval: Approval, now: datetime) -> None:
     if approval.status in (ApprovalStatus.APPROVED, ApprovalStatus.REJECTED):
         who = approval.decided_by.get_username() if approval.decided_by else "someone"
         raise Conflict(f"already decided by {who} ({approval.status})", code="already_decided")
+    if approval.status == ApprovalStatus.WITHDRAWN:
+        raise Conflict("the approval request was withdrawn", code="approval_withdrawn")
     if approval.status == ApprovalStatus.EXPIRED or approval.expires_at <= now:
         raise Conflict(
             f"the approval request expired at {approval.expires_at:%Y-%m-%d %H:%M} UTC; resubmit the job",
             code="approval_expired",
         )
-    if approval.status == ApprovalStatus.WITHDRAWN:
-        raise Conflict("the approval request was withdrawn", code="approval_withdrawn")
     if job.status != JobStatus.AWAITING_APPROVAL:
         raise Conflict(f"job is {job.status}; it cannot be decided now", code="illegal_transition")
 
@@ -936,7 +954,7 @@ def _approval_changes(*, job: Job, user: AbstractBaseUser, backend: str | None, 
     return {"before": before, "after": after}
 
 
-def approvals_expire(*, now: datetime | None = None) -> int:
+def approvals_expire(now: datetime | None = None) -> int:
     """Sweeper: pending approvals past `expires_at` whose job awaits approval → expired; the job is
     rejected ("approval expired") and its hold released. Each in its own transaction; a decision that
     races the sweeper wins or loses on the same conditional UPDATE. Returns how many expired."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from budgets.errors import BudgetExceeded, Invalid, NotFound
+from budgets.errors import BudgetExceeded, Forbidden, Invalid, NotFound
 from budgets.models import AuditEvent, Budget, Hold, HoldStatus
 from jobs.models import IdempotencyKey, Job, JobEvent, JobStatus, Stage
 from jobs.services import job_quote, job_rerun, job_submit
@@ -141,14 +141,27 @@ def test_unknown_backend_error_lists_the_valid_ones(cast):
     assert "qsim" in err.value.message and "aer" in err.value.message
 
 
-def test_tier_above_the_budgets_max_tier_is_refused(cast):
+def test_pin_above_the_budgets_max_tier_is_refused_by_the_budget(cast):
     Budget.objects.filter(pk=cast.qlab_budget.pk).update(max_tier=0)
-    with pytest.raises(Invalid) as err:
+    with pytest.raises(Forbidden) as err:
         job_submit(user=cast.alice, request=ghz(cast.qlab_experiment, 3, backend="qsim-noisy", max_tier=2))
-    assert err.value.field == "backend"
-    # Without a pin the policy stays inside the budget's tiers.
-    job = job_submit(user=cast.alice, request=ghz(cast.qlab_experiment, 3, max_tier=2)).job
+    assert (err.value.field, err.value.code) == ("max_tier", "tier_not_allowed")
+    assert Job.objects.count() == 0
+
+
+def test_unpinned_job_stays_inside_the_budgets_tiers(cast):
+    Budget.objects.filter(pk=cast.qlab_budget.pk).update(max_tier=0)
+    body = {"experiment": cast.qlab_experiment.pk, "family": "random", "params": {"n_qubits": 4, "depth": 3, "seed": 1}}
+    job = job_submit(user=cast.alice, request={**body, "max_tier": 2}).job  # a noise benchmark, yet tier 0
     assert job.tier == 0 and any("allows tiers up to 0" in r for r in job.policy_reasons)
+
+
+def test_quote_shows_the_price_of_a_job_the_budget_cannot_cover(cast):
+    price("qsim", "150.00")
+    quote = job_quote(user=cast.alice, request=ghz(cast.qlab_experiment, 3, backend="qsim"))
+    assert quote.cost_micros == 150_000_000 and not quote.within_budget
+    assert "a submission would be refused" in quote.reasons[-1]
+    assert Job.objects.count() == 0
 
 
 def test_a_non_member_cannot_submit(cast):
