@@ -39,8 +39,8 @@ from adapters import ir, registry
 from adapters.versions import sdk_versions
 from budgets import selectors as budget_selectors
 from budgets import services as budget_services
-from budgets.errors import Conflict, Forbidden, Invalid, NotFound
-from budgets.models import Budget, ExperimentClass, Membership
+from budgets.errors import BudgetExceeded, Conflict, Forbidden, Invalid, NotFound
+from budgets.models import Budget, ExperimentClass, Hold, HoldStatus, Membership
 from budgets.money import format_money, from_micros, to_micros
 from jobs import policy, selectors
 from jobs.contract import ContractError, JobRequest, ParsedJob, parse_job_request, resolve_job_request
@@ -323,7 +323,8 @@ def _select(*, req: JobRequest, parsed: ParsedJob, budget: Budget, team: Any, se
         max_tier=max_tier,
         backend_pin=req.backend,
         priority=req.priority,
-        budget_remaining_micros=budget.remaining_micros,
+        # A class that parks over-budget jobs sees every backend; others skip what the budget cannot pay.
+        budget_remaining_micros=None if budget.experiment_class.park_over_budget else budget.remaining_micros,
         prefers_noise=parsed.family.prefers_noise,
         team=team,
         seed=seed,
@@ -358,11 +359,16 @@ def job_quote(*, user: AbstractBaseUser, request: JobRequest | dict[str, Any]) -
     d = plan.decision
     remaining = plan.budget.remaining_micros
     reasons = list(d.reasons)
+    approval_reasons = list(plan.approval_reasons)
     if plan.cost_micros > remaining:
-        reasons.append(
+        parks = plan.experiment_class.park_over_budget
+        over = (
             f"the estimate {format_money(plan.cost_micros)} is more than the {format_money(max(remaining, 0))} "
-            "left in the budget: a submission would be refused"
+            f"left in the budget: a submission would be {'parked for approval' if parks else 'refused'}"
         )
+        reasons.append(over)
+        if parks:
+            approval_reasons.append(over)
     return Quote(
         backend=d.backend_id,
         tier=d.tier,
@@ -370,8 +376,8 @@ def job_quote(*, user: AbstractBaseUser, request: JobRequest | dict[str, Any]) -
         reasons=reasons,
         cost_micros=plan.cost_micros,
         seconds=0.0 if plan.cached else d.seconds,
-        needs_approval=bool(plan.approval_reasons),
-        approval_reasons=plan.approval_reasons,
+        needs_approval=bool(approval_reasons),
+        approval_reasons=approval_reasons,
         budget_remaining_micros=remaining,
         currency=settings.CURRENCY,
         n_qubits=plan.circuit.n_qubits,
@@ -513,8 +519,15 @@ def _submit(*, user: AbstractBaseUser, req: JobRequest, trace_id: str) -> Job:
     if plan.cached is not None:
         _serve_from_cache(job=job, source=plan.cached, user=user)
     else:
-        budget_services.hold_reserve(job=job, budget=plan.budget, amount_micros=plan.cost_micros, actor=user)
-        _gate(job=job, user=user, reasons=plan.approval_reasons, from_status=JobStatus.SUBMITTED)
+        parked = _reserve(
+            job=job,
+            budget=plan.budget,
+            amount_micros=plan.cost_micros,
+            actor=user,
+            park=plan.experiment_class.park_over_budget,
+        )
+        reasons = plan.approval_reasons + ([parked] if parked else [])
+        _gate(job=job, user=user, reasons=reasons, from_status=JobStatus.SUBMITTED)
     job.refresh_from_db()
     _audit(
         "job.submit",
@@ -528,6 +541,23 @@ def _submit(*, user: AbstractBaseUser, req: JobRequest, trace_id: str) -> Job:
         trace_id=trace_id,
     )
     return job
+
+
+def _reserve(*, job: Job, budget: Budget, amount_micros: int, actor: AbstractBaseUser, park: bool) -> str:
+    """Hold the job's estimate (a new hold, or the pending one re-sized). Returns "" when the money is
+    held. When it does not fit, BudgetExceeded propagates — unless the experiment class parks
+    over-budget jobs (`park`): then nothing is held and the reason the job waits for a sign-off is
+    returned; approval reserves again and is refused while the budget has no room."""
+    try:
+        if Hold.objects.filter(job=job, status=HoldStatus.PENDING).exists():
+            budget_services.hold_adjust(job=job, amount_micros=amount_micros, actor=actor)
+        else:
+            budget_services.hold_reserve(job=job, budget=budget, amount_micros=amount_micros, actor=actor)
+    except BudgetExceeded as exc:
+        if not park:
+            raise
+        return f"over budget ({exc.message}): parked until an approver signs off and the budget has room"
+    return ""
 
 
 def _record(job_id: uuid.UUID, stage: str, started: datetime, ended: datetime, data: dict[str, Any]) -> None:
@@ -748,8 +778,9 @@ def _cancel_remote(backend_id: str, remote_id: str) -> None:
 def _route(
     *, job: Job, budget: Budget, backend: str | None, shots: int, actor: AbstractBaseUser
 ) -> tuple[policy.Decision, dict[str, Any], list[str]]:
-    """Re-estimate a job on `backend` (or let the policy choose) with `shots`; adjust its hold.
-    Returns the decision, the Job fields to write, and the approval reasons it now has."""
+    """Re-estimate a job on `backend` (or let the policy choose) with `shots`; re-size its hold.
+    Returns the decision, the Job fields to write, and the approval reasons it now has (including
+    "over budget" for a class that parks over-budget jobs)."""
     circuit = ir.Circuit.from_json(job.circuit)
     decision = policy.select_backend(
         circuit=circuit,
@@ -771,7 +802,13 @@ def _route(
             field="budget_ceiling",
             code="over_budget_ceiling",
         )
-    budget_services.hold_adjust(job=job, amount_micros=decision.cost_micros, actor=actor)
+    parked = _reserve(
+        job=job,
+        budget=budget,
+        amount_micros=decision.cost_micros,
+        actor=actor,
+        park=job.experiment_class.park_over_budget,
+    )
     versions = sdk_versions()
     fields = {
         "backend": decision.backend_id,
@@ -787,7 +824,7 @@ def _route(
     reasons = budget_services.approval_reasons(
         budget=budget, experiment_class=job.experiment_class, tier=decision.tier, cost_micros=decision.cost_micros
     )
-    return decision, fields, reasons
+    return decision, fields, reasons + ([parked] if parked else [])
 
 
 def _job_budget(job: Job) -> Budget:
@@ -896,6 +933,11 @@ def approval_decide(
             _check_decidable(job=job, approval=approval, now=now)
             raise Conflict("the approval could not be decided", code="already_decided")
         if decision == "approve":
+            # A parked (over-budget) job is reserved now; no room → BudgetExceeded, nothing decided.
+            job.refresh_from_db(fields=["estimate"])
+            _reserve(
+                job=job, budget=_job_budget(job), amount_micros=int(job.estimate["cost_micros"]), actor=user, park=False
+            )
             moved = transition(
                 job.pk,
                 from_statuses=[JobStatus.AWAITING_APPROVAL],

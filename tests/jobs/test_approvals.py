@@ -14,7 +14,7 @@ from budgets.errors import Conflict, Forbidden, NotFound
 from budgets.models import AuditEvent, Budget, Hold, HoldStatus
 from jobs.models import Approval, ApprovalStatus, Job, JobEvent, JobStatus
 from jobs.selectors import approvals_pending_for_user
-from jobs.services import approval_decide, approvals_expire, job_submit
+from jobs.services import approval_decide, approvals_expire, job_quote, job_submit
 from tests import factories
 from tests.jobs.orch_support import enqueued_job_ids, ghz, price
 
@@ -190,3 +190,30 @@ def test_two_approvers_deciding_at_once_make_one_decision(cast):
     job.refresh_from_db()
     assert job.status == (JobStatus.QUEUED if winners == ["bob"] else JobStatus.REJECTED)
     assert JobEvent.objects.filter(job=job, from_status=JobStatus.AWAITING_APPROVAL).count() == 1
+
+
+def test_class_that_parks_over_budget_jobs_waits_for_approval_and_room(cast):
+    from budgets.errors import BudgetExceeded
+    from budgets.money import to_micros
+    from budgets.services import budget_set
+
+    cast.klass.park_over_budget = True
+    cast.klass.save()
+    price("qsim", "150.00")  # the budget's limit is 100.00
+    quote = job_quote(user=cast.alice, request=ghz(cast.qlab_experiment, 3, backend="qsim"))
+    assert quote.needs_approval and not quote.within_budget
+    assert "parked for approval" in quote.approval_reasons[-1]
+
+    job = job_submit(user=cast.alice, request=ghz(cast.qlab_experiment, 3, backend="qsim")).job
+
+    assert job.status == JobStatus.AWAITING_APPROVAL
+    assert any(r.startswith("over budget") for r in Approval.objects.get(job=job).reasons)
+    assert not Hold.objects.filter(job=job).exists() and _reserved(cast) == 0
+
+    with pytest.raises(BudgetExceeded):
+        approval_decide(user=cast.bob, job_id=job.pk, decision="approve")
+    assert Approval.objects.get(job=job).status == ApprovalStatus.PENDING
+
+    budget_set(team=cast.qlab, experiment_class=cast.klass, limit_micros=to_micros("200.00"))
+    assert approval_decide(user=cast.bob, job_id=job.pk, decision="approve").status == JobStatus.QUEUED
+    assert Hold.objects.get(job=job).amount_micros == 150_000_000 and _reserved(cast) == 150_000_000
