@@ -507,6 +507,10 @@ def job_submit(
         if key_row is not None:
             key_row.job, key_row.response_status, key_row.response_body = job, 201, body
             key_row.save(update_fields=["job", "response_status", "response_body"])
+    logger.info(
+        "job submitted",
+        extra={"job_id": str(job.pk), "trace_id": job.trace_id, "status": job.status, "backend": job.backend},
+    )
     return SubmitResult(job=job, replayed=False, body=body, status_code=201)
 
 
@@ -527,7 +531,7 @@ def _submit(*, user: AbstractBaseUser, req: JobRequest, trace_id: str) -> Job:
             park=plan.experiment_class.park_over_budget,
         )
         reasons = plan.approval_reasons + ([parked] if parked else [])
-        _gate(job=job, user=user, reasons=reasons, from_status=JobStatus.SUBMITTED)
+        _gate(job=job, user=user, reasons=reasons, from_status=JobStatus.SUBMITTED, note=_failover_note(plan.decision))
     job.refresh_from_db()
     _audit(
         "job.submit",
@@ -541,6 +545,15 @@ def _submit(*, user: AbstractBaseUser, req: JobRequest, trace_id: str) -> Job:
         trace_id=trace_id,
     )
     return job
+
+
+def _failover_note(decision: policy.Decision) -> str:
+    """The event reason of a job whose pinned backend is unavailable: the choice made and the other."""
+    if not decision.failover:
+        return ""
+    others = [a for a in decision.alternatives if a["action"] != decision.failover]
+    offer = "; ".join(f"{a['action'].replace('_', ' ')}: {a.get('backend', '')}" for a in others)
+    return f"{decision.reasons[-1]}" + (f" (alternative — {offer})" if offer else "")
 
 
 def _reserve(*, job: Job, budget: Budget, amount_micros: int, actor: AbstractBaseUser, park: bool) -> str:

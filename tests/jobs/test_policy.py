@@ -162,3 +162,18 @@ def test_hardware_is_emulated_and_priced(db):
         circuit=circuit(n_qubits=3), family="ghz", shots=100, max_tier=3, backend_pin="ibm:fake_manila"
     )
     assert decision.tier == 3 and decision.emulated and decision.cost_micros > 0
+
+
+def test_a_job_pinned_to_failing_hardware_records_its_failover_choice(cast):
+    for _ in range(5):
+        record(cast, "ibm:fake_manila", JobStatus.FAILED, error_code="backend_error", n=3)
+    body = {"experiment": cast.qlab_experiment.pk, "family": "ghz", "params": {"n_qubits": 3}, "shots": 100}
+
+    job = job_submit(user=cast.alice, request={**body, "backend": "ibm:fake_manila", "max_tier": 3}).job
+
+    assert job.backend == "ibm:fake_manila" and job.status == JobStatus.AWAITING_APPROVAL  # hardware: sign-off
+    assert job.estimate["failover"]["choice"] == QUEUE_FOR_LATER
+    assert {"action": REROUTE_TO_SIMULATOR, "backend": "qsim", "cost_micros": 0} in job.estimate["failover"][
+        "alternatives"
+    ]
+    assert "queue for later" in job.events.get(to_status=JobStatus.AWAITING_APPROVAL).reason
