@@ -152,6 +152,9 @@ def resolve_job_request(req: JobRequest, *, max_qubits: int | None = None) -> Pa
     from jobs.families import get_family
 
     family = get_family(req.family, req.family_version)
+    if req.objective not in family.objectives:
+        allowed = ", ".join(sorted(family.objectives))
+        raise ContractError("objective", f"{family.name} supports {allowed}; {req.objective!r} needs an observable")
     try:
         size = len(canonical_json(req.params).encode())
     except (TypeError, ValueError):

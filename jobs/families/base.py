@@ -44,6 +44,8 @@ class Family:
     prefers_noise: bool = False  # benchmark families that exist to measure noise
     example: Mapping[str, Any] = field(default_factory=dict)  # valid params shown in the UI and docs
     qubits_field: str = "n_qubits"  # the param a "too many qubits" refusal names (params.<this>)
+    # Contract objectives the family can serve: expectation/minimize need an observable to estimate.
+    objectives: frozenset[str] = frozenset({"sample"})
 
     def parse(self, raw: Mapping[str, Any]) -> FamilyParams:
         return self.params_model.model_validate(dict(raw))

@@ -107,4 +107,5 @@ FAMILY = Family(
     ideal=ideal,
     example={"n_nodes": 4, "edges": [[0, 1], [1, 2], [2, 3], [3, 0]], "p": 1, "gammas": [0.8], "betas": [0.4]},
     qubits_field="n_nodes",
+    objectives=frozenset({"sample", "expectation", "minimize"}),
 )

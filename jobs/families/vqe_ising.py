@@ -160,4 +160,5 @@ FAMILY = Family(
     build=build,
     ideal=ideal,
     example={"n_qubits": 4, "layers": 1, "angles": [0.3, -0.2, 0.5, 0.1, 0.4, 0.0, -0.3, 0.2], "h": 1.0, "J": 1.0},
+    objectives=frozenset({"sample", "expectation", "minimize"}),
 )

@@ -195,3 +195,18 @@ def test_openqasm_syntax_error_reports_its_line() -> None:
     err, _ = qasm_refusal(QASM_HEADER + "qreg q[2];\nh q[0];\ncx q[0] q[1];\n")
     assert err.field == "params.qasm"
     assert err.message.startswith("line 5:")
+
+
+def test_an_objective_the_family_cannot_serve_is_refused_naming_objective() -> None:
+    err = refusal(objective="minimize")
+    assert err.field == "objective"
+    assert "ghz supports sample" in err.message
+
+
+def test_variational_families_accept_expectation_and_minimize() -> None:
+    from jobs.families import get_family
+
+    for name in ("vqe_ising", "qaoa_maxcut"):
+        for objective in ("expectation", "minimize"):
+            params = dict(get_family(name).example)
+            assert resolve(family=name, params=params, objective=objective).family.name == name
