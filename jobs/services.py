@@ -33,6 +33,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.mail import send_mail
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, OperationalError, connection, transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from adapters import ir, registry
@@ -44,7 +45,7 @@ from budgets.models import Budget, ExperimentClass, Hold, HoldStatus, Membership
 from budgets.money import format_money, from_micros, to_micros
 from jobs import policy, selectors
 from jobs.contract import ContractError, JobRequest, ParsedJob, parse_job_request, resolve_job_request
-from jobs.lifecycle import transition
+from jobs.lifecycle import record_stage, transition
 from jobs.models import (
     Approval,
     ApprovalStatus,
@@ -156,7 +157,8 @@ def _jsonable(value: Any) -> Any:
 
 def enqueue_job_now(job_id: uuid.UUID) -> None:
     """Hand the job to the workers. Registered by `enqueue_after_commit`; never call it in a transaction."""
-    from jobs.tasks import enqueue_job  # the workers' module imports services: import at call time
+    # At call time: jobs.tasks (django-q2) reaches back into this module from its sweeper.
+    from jobs.tasks import enqueue_job
 
     enqueue_job(job_id)
 
@@ -181,7 +183,7 @@ def _mail_later(subject: str, body: str, recipients: list[str]) -> None:
 
 
 def _job_url(job: Job) -> str:
-    return f"/jobs/{job.pk}"
+    return reverse("job_detail", args=[job.pk])
 
 
 def _notify_approvers(job: Job, reasons: list[str]) -> None:
@@ -519,7 +521,7 @@ def _submit(*, user: AbstractBaseUser, req: JobRequest, trace_id: str) -> Job:
     plan = _plan(user, req, seed=seed_for(job_id))
     job = _job_create(job_id=job_id, user=user, plan=plan, trace_id=trace_id)
     for stage, started, ended, data in plan.stages:
-        _record(job.pk, stage, started, ended, data)
+        record_stage(job.pk, stage, started_at=started, ended_at=ended, data=data)
     if plan.cached is not None:
         _serve_from_cache(job=job, source=plan.cached, user=user)
     else:
@@ -571,12 +573,6 @@ def _reserve(*, job: Job, budget: Budget, amount_micros: int, actor: AbstractBas
             raise
         return f"over budget ({exc.message}): parked until an approver signs off and the budget has room"
     return ""
-
-
-def _record(job_id: uuid.UUID, stage: str, started: datetime, ended: datetime, data: dict[str, Any]) -> None:
-    from jobs.lifecycle import record_stage
-
-    record_stage(job_id, stage, started_at=started, ended_at=ended, data=data)
 
 
 def _calibration(backend_id: str) -> dict[str, Any]:
@@ -637,6 +633,7 @@ def _serve_from_cache(*, job: Job, source: Job, user: AbstractBaseUser) -> None:
         result_meta={**(source.result_meta or {}), "cached_from": str(origin_id)},
         metrics=source.metrics,
         calibration=source.calibration,
+        seed=source.seed,  # the counts were drawn with the source's seed
         cost_micros=0,
         started_at=now,
         finished_at=now,
