@@ -771,7 +771,7 @@ def job_cancel(*, user: AbstractBaseUser, job_id: object, reason: str = "") -> J
             raise _illegal(job.pk, "cancelled")
         budget_services.hold_release(job=job, reason=f"cancelled by {user.get_username()}", actor=user)
         _approval_withdraw(job_id=job.pk, why="job cancelled")
-        if job.remote_id and job.status == JobStatus.RUNNING:
+        if job.remote_id:  # submitted to a vendor: its poller stops at "cancelled", so cancel it here
             transaction.on_commit(functools.partial(_cancel_remote, job.backend, job.remote_id))
         _audit("job.cancel", user=user, job=job, from_status=job.status, reason=reason)
     job.refresh_from_db()

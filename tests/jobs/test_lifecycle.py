@@ -185,3 +185,25 @@ def test_another_team_cannot_see_let_alone_control_a_job(cast, control):
         control(user=cast.carol, job_id=job.pk)
     job.refresh_from_db()
     assert job.status == JobStatus.QUEUED
+
+
+def test_cancelling_a_job_submitted_to_emulated_hardware_cancels_it_at_the_vendor(
+    cast, django_capture_on_commit_callbacks
+):
+    from adapters import registry
+    from adapters.base import RemoteState
+    from jobs import tasks
+    from jobs.services import approval_decide
+
+    body = ghz(cast.qlab_experiment, 3, no_cache=True, backend="ibm:fake_manila", max_tier=3, shots=100)
+    job = job_submit(user=cast.alice, request=body).job
+    approval_decide(user=cast.bob, job_id=job.pk, decision="approve")  # hardware needs a sign-off
+    tasks.submit_hardware_job(str(job.pk))
+    job.refresh_from_db()
+    assert job.status == JobStatus.RUNNING and job.remote_id
+
+    with django_capture_on_commit_callbacks(execute=True):
+        job_cancel(user=cast.alice, job_id=job.pk, reason="not needed")
+
+    assert registry.get_adapter("ibm:fake_manila").poll(job.remote_id).state is RemoteState.CANCELLED
+    assert Hold.objects.get(job=job).status == HoldStatus.RELEASED
