@@ -221,7 +221,6 @@ def check_limits(text: str, *, max_qubits: int | None = None) -> QasmSummary:
         raise QasmError(f"program exceeds {MAX_QASM_BYTES} bytes ({MAX_QASM_BYTES // 1024} KiB)")
     if not text.strip():
         raise QasmError("program is empty")
-    limit = min(MAX_QASM_QUBITS, max_qubits if max_qubits is not None else default_max_qubits())
     statements = _strip_and_split(text)
     version = _version(statements)
     max_statements = MAX_STATEMENTS if version == 2 else MAX_STATEMENTS_QASM3
@@ -276,12 +275,12 @@ def check_limits(text: str, *, max_qubits: int | None = None) -> QasmSummary:
             registers[m.group(2)] = declared
         if declared:
             qubits += declared
-            if qubits > limit:
+            if qubits > (limit := qubit_limit(max_qubits)):
                 raise QasmError(f"declares {qubits} qubits; OpenQASM programs may use at most {limit}", line)
             continue
         for index in _PHYSICAL_RE.findall(text_):
             physical = max(physical, _size(index, line) + 1)
-            if physical > limit:
+            if physical > (limit := qubit_limit(max_qubits)):
                 raise QasmError(f"uses physical qubit ${physical - 1}; OpenQASM programs may use at most {limit}", line)
         if _MEASURE_RE.search(text_):
             if stmt.block is not None:
@@ -314,6 +313,13 @@ def _size(digits: str, line: int) -> int:
     if len(digits) > MAX_REGISTER_DIGITS:
         raise QasmError("register size is far too large", line)
     return int(digits)
+
+
+def qubit_limit(max_qubits: int | None = None) -> int:
+    """The most qubits an OpenQASM program may use: the caller's limit or the widest backend's,
+    capped at MAX_QASM_QUBITS. Asked only once a program declares qubits, so that refusing a
+    hostile text never waits for the registry's (heavy) first import."""
+    return min(MAX_QASM_QUBITS, max_qubits if max_qubits is not None else default_max_qubits())
 
 
 def default_max_qubits() -> int:
