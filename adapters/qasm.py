@@ -101,10 +101,6 @@ class QasmSummary:
     gate_costs: dict[str, int] = field(default_factory=dict)
 
 
-def _line_at(text: str, pos: int) -> int:
-    return text.count("\n", 0, pos) + 1
-
-
 def _strip_and_split(text: str) -> list[_Statement]:
     """Comments removed, nesting checked, text cut into statements: one pass, linear in the text."""
     statements: list[_Statement] = []
