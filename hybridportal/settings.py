@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "django_q",
+    "ninja",  # serves the API docs' Swagger UI from static files, not a CDN
     "axes",
     "hybridportal",
     "budgets",
@@ -80,6 +81,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "hybridportal.api_errors.ApiErrorMiddleware",  # JSON errors for every /api/ failure
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -176,6 +178,8 @@ STORAGES = {
 
 # Request bodies: an oversized API body is answered 413 before it is parsed.
 DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("DATA_UPLOAD_MAX_MEMORY_SIZE", str(2 * 1024 * 1024)))
+# REST API: requests per token (or per signed-in user) per period ("120/min", "5000/hour"; empty: off).
+API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT", "120/min")
 
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "hybridportal@localhost")
