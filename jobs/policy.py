@@ -278,7 +278,8 @@ def select_backend(
         fitting = [c for c in fitting if c.caps.noise]
         noise_note = "noisy "
     _apply_observed(fitting, observed_seconds(family=family, n_qubits=n))
-    fitting.sort(key=lambda c: (c.cost_micros, c.seconds, c.caps.tier, c.backend_id))
+    # Ties go to the lower tier, then the smaller device (a smaller noise model builds faster).
+    fitting.sort(key=lambda c: (c.cost_micros, c.seconds, c.caps.tier, c.caps.max_qubits, c.backend_id))
     best = fitting[0]
     device = f"device of {best.caps.max_qubits} qubits, " if ":" in best.backend_id else ""
     headline = (
