@@ -67,13 +67,20 @@ class AerAdapter(LocalSimulatorAdapter):
     def _prepare(self, circuit: Circuit) -> tuple[Any, float, Mapping[str, Any]]:
         """The qiskit circuit ready for the simulator, the seconds spent preparing it, and notes."""
         t0 = time.perf_counter()
-        qc = to_qiskit(circuit)
         self.simulator()
-        assert self._basis is not None
-        missing = {op.name for op in circuit.ops} - self._basis
+        basis = self._basis
+        assert basis is not None
+        missing = {op.name for op in circuit.ops} - basis
+
+        def build(c: Circuit) -> Any:
+            qc = to_qiskit(c)
+            return self._decompose(qc, basis) if missing else qc
+
+        qc, reused = self.program_for(circuit, build)
+        notes: dict[str, Any] = {"conversion_reused": reused}
         if missing:
-            qc = self._decompose(qc, self._basis)
-        return qc, time.perf_counter() - t0, {"decomposed": sorted(missing)} if missing else {}
+            notes["decomposed"] = sorted(missing)
+        return qc, time.perf_counter() - t0, notes
 
     @staticmethod
     def _decompose(qc: Any, basis: frozenset[str]) -> Any:
@@ -209,7 +216,7 @@ class AerNoisyAdapter(AerAdapter):
         circuit = request.circuit
         device_backend(self.device)  # load (cached) before timing the transpile
         t0 = time.perf_counter()
-        isa = pass_manager(self.device).run(to_qiskit(circuit))
+        isa, reused = self.program_for(circuit, lambda c: pass_manager(self.device).run(to_qiskit(c)))
         t1 = time.perf_counter()
         used = active_qubits(isa)
         noise_model = restricted_noise_model(self.device, used)
@@ -234,6 +241,7 @@ class AerNoisyAdapter(AerAdapter):
                 "method": method,
                 "physical_qubits": sorted(used),
                 "transpile_seed": TRANSPILE_SEED,
+                "transpile_reused": reused,
                 "two_qubit_gates": sum(1 for inst in isa.data if inst.operation.num_qubits == 2),
                 "noise_model_build_seconds": round(t2 - t1, 4),
             },

@@ -29,7 +29,7 @@ class CirqAdapter(LocalSimulatorAdapter):
 
         circuit = request.circuit
         t0 = time.perf_counter()
-        program = to_cirq(circuit)
+        program, reused = self.program_for(circuit, to_cirq)
         t1 = time.perf_counter()
         simulator = cirq.Simulator(dtype=np.complex128, seed=simulator_seed(seed))
         measurements = simulator.run(program, repetitions=request.shots).measurements[MEASUREMENT_KEY]
@@ -40,5 +40,5 @@ class CirqAdapter(LocalSimulatorAdapter):
             seed=seed,
             execute_seconds=t2 - t1,
             transpile_seconds=t1 - t0,
-            metadata={"method": "statevector"},
+            metadata={"method": "statevector", "conversion_reused": reused},
         )

@@ -17,6 +17,7 @@ Unbound ``ParamRef`` parameters become ``sympy`` symbols (cirq) or ``qiskit.circ
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -45,14 +46,12 @@ def _cirq_param(p: Param) -> Any:
     return float(p)
 
 
-def _cirq_gate(op: Op) -> Any:
-    """The cirq gate for one IR op (None for barrier). Exact unitary, no hidden global phase."""
+@functools.cache
+def _fixed_cirq_gates() -> dict[str, Any]:
+    """Parameter-free gates, built once: constructing e.g. ControlledGate(H) validates and is slow."""
     import cirq
 
-    name = op.name
-    a = [_cirq_param(p) for p in op.params]
-    pi = math.pi
-    simple = {
+    return {
         "id": cirq.I,
         "x": cirq.X,
         "y": cirq.Y,
@@ -73,8 +72,18 @@ def _cirq_gate(op: Op) -> Any:
         "ccx": cirq.CCX,
         "cswap": cirq.CSWAP,
     }
-    if name in simple:
-        return simple[name]
+
+
+def _cirq_gate(op: Op) -> Any:
+    """The cirq gate for one IR op. Exact unitary, no hidden global phase."""
+    import cirq
+
+    name = op.name
+    fixed = _fixed_cirq_gates().get(name)
+    if fixed is not None:
+        return fixed
+    a = [_cirq_param(p) for p in op.params]
+    pi = math.pi
     match name:
         case "rx":
             return cirq.rx(a[0])
@@ -102,25 +111,43 @@ def _cirq_gate(op: Op) -> Any:
 
 
 def to_cirq(circuit: Circuit, *, measure: bool = True) -> cirq.Circuit:
-    """The cirq circuit for `circuit`; measurement key ``"m"`` over ``circuit.measured`` in order."""
+    """The cirq circuit for `circuit`; measurement key ``"m"`` over ``circuit.measured`` in order.
+
+    Ops are packed into moments here (earliest free slot per qubit, as cirq's default insertion would)
+    because ``cirq.Circuit(ops)`` re-derives that placement op by op and costs ~3x more: conversion is
+    on every job's hot path (benchmarks/perf/adapter_overhead.py).
+    """
     import cirq
 
     qubits = cirq.LineQubit.range(circuit.n_qubits)
-    ops: list[cirq.Operation] = []
+    level = [0] * circuit.n_qubits  # first free moment per qubit
+    moments: list[list[cirq.Operation]] = []
+    pi = math.pi
     for op in circuit.ops:
         if op.name == "barrier":
             continue
-        targets = [qubits[q] for q in op.qubits]
+        targets = op.qubits
         if op.name == "u":
             theta, phi, lam = (_cirq_param(p) for p in op.params)
-            q = targets[0]
-            pi = math.pi
-            ops += [cirq.ZPowGate(exponent=lam / pi)(q), cirq.ry(theta)(q), cirq.ZPowGate(exponent=phi / pi)(q)]
-            continue
-        ops.append(_cirq_gate(op)(*targets))
+            q = qubits[targets[0]]
+            placed = [
+                cirq.ZPowGate(exponent=lam / pi).on(q),
+                cirq.ry(theta).on(q),
+                cirq.ZPowGate(exponent=phi / pi).on(q),
+            ]
+        else:
+            placed = [_cirq_gate(op).on(*[qubits[t] for t in targets])]
+        for operation in placed:
+            slot = level[targets[0]] if len(targets) == 1 else max(level[t] for t in targets)
+            if slot == len(moments):
+                moments.append([])
+            moments[slot].append(operation)
+            for t in targets:
+                level[t] = slot + 1
+    out = [cirq.Moment.from_ops(*ops) for ops in moments]
     if measure:
-        ops.append(cirq.measure(*[qubits[q] for q in circuit.measured], key=MEASUREMENT_KEY))
-    return cirq.Circuit(ops)
+        out.append(cirq.Moment.from_ops(cirq.measure(*[qubits[q] for q in circuit.measured], key=MEASUREMENT_KEY)))
+    return cirq.Circuit.from_moments(*out)
 
 
 # --- qiskit --------------------------------------------------------------------------------------
@@ -261,17 +288,16 @@ def cirq_counts(measurements: Any, width: int) -> dict[str, int]:
     """Histogram of a (shots × width) 0/1 array as portal bitstrings (column 0 leftmost)."""
     import numpy as np
 
-    arr = np.asarray(measurements, dtype=np.uint8)
+    arr = np.asarray(measurements)
     if arr.size == 0:
         return {}
-    # Pack rows into integers so the histogram is one np.unique over ints, not per-shot strings.
-    weights = (1 << np.arange(width - 1, -1, -1, dtype=np.uint64)).astype(np.uint64)
-    values = arr.astype(np.uint64) @ weights if width <= 63 else None
-    if values is None:
-        keys, freq = np.unique(arr, axis=0, return_counts=True)
+    if width > 62:
+        keys, freq = np.unique(arr.astype(np.uint8), axis=0, return_counts=True)
         return {"".join(map(str, row)): int(c) for row, c in zip(keys, freq, strict=True)}
+    # Pack each shot into one integer so the histogram is one np.unique over ints, not per-shot strings.
+    values = arr.astype(np.int64, copy=False) @ (np.int64(1) << np.arange(width - 1, -1, -1, dtype=np.int64))
     keys, freq = np.unique(values, return_counts=True)
-    return {format(int(k), f"0{width}b"): int(c) for k, c in zip(keys, freq, strict=True)}
+    return {format(int(k), f"0{width}b"): int(c) for k, c in zip(keys.tolist(), freq.tolist(), strict=True)}
 
 
 def gates_used(circuit: Circuit) -> Sequence[str]:

@@ -197,9 +197,11 @@ class IbmAdapter(Adapter):
         with sdk_errors(self.backend_id):
             isa, _ = self._transpile(request.circuit)
             billable = self.billable_for(isa, request.shots)
-        queue = self.config.emulated_queue_seconds if self.emulated else 0.0
+        # `seconds` is the QPU time — what the price applies to — so a caller computing
+        # price.cost_micros(seconds=estimate.seconds) with a DB price override bills correctly. The
+        # queue wait is separate: capabilities().typical_queue_seconds, and poll()'s eta_seconds.
         return Estimate(
-            seconds=queue + billable,
+            seconds=billable,
             memory_bytes=0,
             cost_micros=self.price.cost_micros(shots=request.shots, seconds=billable),
         )

@@ -45,7 +45,7 @@ class QsimAdapter(LocalSimulatorAdapter):
 
         circuit = request.circuit
         t0 = time.perf_counter()
-        program = to_cirq(circuit)
+        program, reused = self.program_for(circuit, to_cirq)
         t1 = time.perf_counter()
         simulator = qsimcirq.QSimSimulator(
             qsim_options=self._qsim_options(), seed=simulator_seed(seed), noise=self._noise_model()
@@ -59,7 +59,7 @@ class QsimAdapter(LocalSimulatorAdapter):
             seed=seed,
             execute_seconds=t2 - t1,
             transpile_seconds=t1 - t0,
-            metadata={"threads": self.config.qsim_threads, "method": "statevector"},
+            metadata={"threads": self.config.qsim_threads, "method": "statevector", "conversion_reused": reused},
         )
 
 
