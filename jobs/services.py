@@ -49,6 +49,7 @@ from jobs.lifecycle import record_stage, transition
 from jobs.models import (
     Approval,
     ApprovalStatus,
+    DataClassification,
     Experiment,
     IdempotencyKey,
     Job,
@@ -216,6 +217,56 @@ def _audit(action: str, *, user: AbstractBaseUser, job: Job, **detail: Any) -> N
     budget_services.audit_record(
         action=action, actor=user, team=job.team, target=f"job:{job.pk}", detail=_jsonable(detail)
     )
+
+
+# --- experiments ---------------------------------------------------------------------------------
+def experiment_create(
+    *,
+    user: AbstractBaseUser,
+    team: str,
+    name: str,
+    description: str = "",
+    experiment_class: str | None = None,
+    data_classification: str = DataClassification.INTERNAL,
+    retention_days: int = 365,
+) -> Experiment:
+    """A new experiment in one of the user's teams (any member may create one).
+
+    `team` and `experiment_class` are slugs. Another team is NotFound (field "team"), an unknown class
+    Invalid, a name the team already uses Conflict (field "name"; the unique constraint decides races).
+    """
+    team_row = budget_selectors.teams_for_user(user).filter(slug=team).first()
+    if team_row is None:
+        raise NotFound(f"team {team!r} not found", field="team")
+    klass = None
+    if experiment_class:
+        klass = ExperimentClass.objects.filter(slug=experiment_class).first()
+        if klass is None:
+            valid = ", ".join(ExperimentClass.objects.values_list("slug", flat=True))
+            raise Invalid(f"unknown experiment class {experiment_class!r}; valid: {valid}", field="experiment_class")
+    if data_classification not in DataClassification.values:
+        raise Invalid(f"must be one of {', '.join(DataClassification.values)}", field="data_classification")
+    try:
+        with transaction.atomic():
+            experiment = Experiment.objects.create(
+                team=team_row,
+                name=name.strip(),
+                description=description,
+                experiment_class=klass,
+                data_classification=data_classification,
+                retention_days=retention_days,
+                created_by=user,
+            )
+            budget_services.audit_record(
+                action="experiment.create",
+                actor=user,
+                team=team_row,
+                target=f"experiment:{experiment.pk}",
+                detail={"name": experiment.name, "experiment_class": experiment_class},
+            )
+    except IntegrityError:
+        raise Conflict(f"team {team} already has an experiment named {name.strip()!r}", field="name") from None
+    return experiment
 
 
 # --- validate → assemble → select ------------------------------------------------------------------
@@ -1050,6 +1101,7 @@ __all__ = [
     "approval_decide",
     "approvals_expire",
     "enqueue_after_commit",
+    "experiment_create",
     "idempotency_keys_purge",
     "job_cancel",
     "job_pause",

@@ -104,3 +104,30 @@ def test_backend_stats_report_failure_rate_and_median_time(cast):
     assert (stats["finished"], stats["failed"], stats["failure_rate"]) == (1, 0, 0.0)
     assert stats["median_execute_seconds"] > 0
     assert backend_stats("aer", timezone.now() - timedelta(minutes=5))["failure_rate"] is None
+
+
+def test_a_member_creates_an_experiment_in_their_team(cast):
+    from jobs.services import experiment_create
+
+    experiment = experiment_create(
+        user=cast.alice, team="qlab", name="  bell sweep ", experiment_class="algorithm_validation"
+    )
+
+    assert (experiment.team, experiment.name, experiment.experiment_class) == (cast.qlab, "bell sweep", cast.klass)
+    assert experiment.created_by == cast.alice
+    assert experiment in experiments_for_user(cast.bob) and experiment not in experiments_for_user(cast.carol)
+
+
+def test_experiment_in_another_team_or_with_a_taken_name_is_refused(cast):
+    from budgets.errors import Conflict, Invalid
+    from jobs.services import experiment_create
+
+    with pytest.raises(NotFound) as err:
+        experiment_create(user=cast.alice, team="optics", name="sneaky")
+    assert err.value.field == "team"
+    with pytest.raises(Conflict) as err:
+        experiment_create(user=cast.alice, team="qlab", name="qlab experiment")
+    assert err.value.field == "name"
+    with pytest.raises(Invalid) as err:
+        experiment_create(user=cast.alice, team="qlab", name="new", experiment_class="astrology")
+    assert err.value.field == "experiment_class"
