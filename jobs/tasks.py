@@ -45,7 +45,7 @@ from django_q.tasks import async_task
 from adapters.base import AdapterError, ExecutionRequest, PollResult, RemoteState, RunResult
 from adapters.ir import Circuit
 from jobs.lifecycle import record_stage, transition
-from jobs.models import Job, JobStatus, Priority, Stage
+from jobs.models import Job, JobEvent, JobStatus, Priority, Stage
 
 logger = logging.getLogger(__name__)
 
@@ -101,40 +101,52 @@ def cluster_for(job: Job) -> str:
     return INTERACTIVE
 
 
-class _DelayedOrmBroker(ORM):
-    """The ORM broker, writing the row locked until `run_at`: no cluster pulls it before then.
+class _EnqueueBroker(ORM):
+    """The ORM broker as a web process or a task uses it to enqueue, optionally delayed.
 
-    `lock` is the ORM broker's own "do not pull until" column (it sets it to now + retry when a cluster
-    pulls a row), so this is a delay with the broker's durability: it survives restarts.
+    `run_at`: the row is written locked until then, and no cluster pulls it earlier. `lock` is the ORM
+    broker's own "do not pull until" column (a cluster sets it to now + retry when it pulls a row), so
+    the delay has the broker's durability: it survives restarts.
+
+    django-q2's ORM broker closes the process's database connection before every use outside a
+    transaction — meant for the cluster's long-lived pusher thread; with CONN_MAX_AGE=0 it costs a
+    reconnect per enqueue. Here Django's request/task cycle manages the connection.
     """
 
-    def __init__(self, list_key: str, run_at: datetime) -> None:
+    def __init__(self, list_key: str, run_at: datetime | None = None) -> None:
         self.run_at = run_at
         super().__init__(list_key=list_key)
 
+    @staticmethod
+    def get_connection(list_key: str | None = None) -> Any:
+        from django_q.models import OrmQ
+
+        return OrmQ.objects.using(Conf.ORM)
+
     def enqueue(self, task: str) -> int:
-        return self.get_connection().create(key=self.list_key, payload=task, lock=self.run_at).pk
+        lock = self.run_at or timezone.now()
+        return self.get_connection().create(key=self.list_key, payload=task, lock=lock).pk
 
 
 def _enqueue(func: str, job_id: str, *, cluster: str, run_at: datetime | None = None) -> str | None:
     """Queue `func(job_id)` on `cluster`, not to run before `run_at`."""
     options: dict[str, Any] = {"cluster": cluster, "task_name": f"{func.rsplit('.', 1)[-1]}:{job_id}"}
-    if run_at is not None and run_at > timezone.now():
-        if Conf.ORM:
-            options["broker"] = _DelayedOrmBroker(cluster, run_at)
-        else:  # another broker: a one-off schedule (django-q2's scheduler runs every 30 s)
-            from django_q.models import Schedule
+    if Conf.ORM:
+        options["broker"] = _EnqueueBroker(cluster, run_at)
+    elif run_at is not None and run_at > timezone.now():
+        # Another broker has no delay: a one-off schedule (django-q2's scheduler wakes every 30 s).
+        from django_q.models import Schedule
 
-            Schedule.objects.create(
-                func=func,
-                args=repr((job_id,)),
-                schedule_type=Schedule.ONCE,
-                next_run=run_at,
-                repeats=-1,
-                cluster=cluster,
-                name=f"{options['task_name']}@{run_at.isoformat()}",
-            )
-            return None
+        Schedule.objects.create(
+            func=func,
+            args=repr((job_id,)),
+            schedule_type=Schedule.ONCE,
+            next_run=run_at,
+            repeats=-1,
+            cluster=cluster,
+            name=f"{options['task_name']}@{run_at.isoformat()}",
+        )
+        return None
     return async_task(func, job_id, **options)
 
 
@@ -202,21 +214,21 @@ def _claim(job: Job, *, now: datetime, deadline: datetime | None) -> int | None:
     if job.seed is None:
         # A seed chosen now and stored makes the run reproducible months later.
         fields["seed"] = random.randrange(2**31)
-    with transaction.atomic():
-        claimed = transition(
-            job.pk,
-            from_statuses=[JobStatus.QUEUED],
-            to_status=JobStatus.RUNNING,
-            actor_label=WORKER,
-            reason=f"claimed by {_worker_label()}",
-            **fields,
-        )
-        if not claimed:
-            return None
-        job.refresh_from_db()
-        waited_from = max(t for t in (job.queued_at, job.not_before, job.created_at) if t is not None)
-        if waited_from < now:
-            record_stage(job.pk, Stage.QUEUE_WAIT, started_at=waited_from, ended_at=now, actor_label=WORKER)
+    # Queue wait: since it was queued, or since its retry backoff ended.
+    waited_from = max(t for t in (job.queued_at, job.not_before, job.created_at) if t is not None)
+    claimed = transition(
+        job.pk,
+        from_statuses=[JobStatus.QUEUED],
+        to_status=JobStatus.RUNNING,
+        actor_label=WORKER,
+        reason=f"claimed by {_worker_label()}",
+        **fields,
+    )
+    if not claimed:
+        return None
+    job.refresh_from_db()  # the attempt number and seed this claim wrote
+    if waited_from < now:
+        record_stage(job.pk, Stage.QUEUE_WAIT, started_at=waited_from, ended_at=now, actor_label=WORKER)
     return job.attempts
 
 
@@ -356,17 +368,26 @@ def _store_result(
             error_message="",
         )
         transpile_end = started + timedelta(seconds=result.transpile_seconds)
-        record_stage(job.pk, Stage.TRANSPILE, started_at=started, ended_at=transpile_end, actor_label=WORKER)
-        record_stage(
-            job.pk,
-            Stage.EXECUTE,
-            started_at=transpile_end,
-            ended_at=transpile_end + timedelta(seconds=result.execute_seconds),
-            data={"backend": result.backend_id, "shots": result.shots, "attempt": attempt},
-            actor_label=WORKER,
+        execute_end = transpile_end + timedelta(seconds=result.execute_seconds)
+        execute_data = {"backend": result.backend_id, "shots": result.shots, "attempt": attempt}
+        # What `record_stage` writes, four rows in one INSERT: this commit is on every job's path.
+        JobEvent.objects.bulk_create(
+            JobEvent(
+                job_id=job.pk,
+                stage=stage,
+                actor_label=WORKER,
+                started_at=begin,
+                ended_at=end,
+                duration_ms=(end - begin).total_seconds() * 1000.0,
+                data=data,
+            )
+            for stage, begin, end, data in (
+                (Stage.TRANSPILE, started, transpile_end, {}),
+                (Stage.EXECUTE, transpile_end, execute_end, execute_data),
+                (Stage.PARSE, parse_start, post_start, {}),
+                (Stage.POSTPROCESS, post_start, done, {}),
+            )
         )
-        record_stage(job.pk, Stage.PARSE, started_at=parse_start, ended_at=post_start, actor_label=WORKER)
-        record_stage(job.pk, Stage.POSTPROCESS, started_at=post_start, ended_at=done, actor_label=WORKER)
         _settle(job, cost_micros)
     return True
 
@@ -459,7 +480,6 @@ def run_job(job_id: str) -> str:
     attempt = _claim(job, now=now, deadline=_deadline(now))
     if attempt is None:
         return "skipped (claimed elsewhere)"
-    job.refresh_from_db()
     try:
         adapter = _adapter(job.backend)
         request = _request(job)
@@ -497,7 +517,6 @@ def submit_hardware_job(job_id: str) -> str:
     attempt = _claim(job, now=now, deadline=None if job.remote_id else _deadline(now))
     if attempt is None:
         return "skipped (claimed elsewhere)"
-    job.refresh_from_db()
     if not job.remote_id:
         try:
             remote_id = _adapter(job.backend).submit(_request(job))

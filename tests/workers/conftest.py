@@ -29,7 +29,7 @@ from jobs.models import TERMINAL_STATUSES, Job, JobStatus
 ROOT = Path(settings.BASE_DIR)
 
 
-def test_database_url() -> str:
+def worker_database_url() -> str:
     s = connection.settings_dict
     auth = s["USER"] + (f":{s['PASSWORD']}" if s.get("PASSWORD") else "")
     return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
@@ -62,7 +62,7 @@ def start_cluster(transactional_db: None, tmp_path: Path) -> Iterator[Callable[.
         log = tmp_path / f"qcluster-{name}-{len(clusters)}.log"
         full_env = {
             **os.environ,
-            "DATABASE_URL": test_database_url(),
+            "DATABASE_URL": worker_database_url(),
             "SECRET_KEY": settings.SECRET_KEY,
             "HYBRIDPORTAL_VAR_DIR": str(settings.VAR_DIR),
             "HYBRIDPORTAL_ENV": "test",

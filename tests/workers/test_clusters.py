@@ -21,7 +21,7 @@ from adapters.ibm import queue_delay_seconds
 from jobs import tasks
 from jobs.models import Job, JobEvent, JobStatus, Stage
 from jobs.services import job_submit
-from tests.workers.conftest import ROOT, all_terminal, queued_job, test_database_url, wait_for
+from tests.workers.conftest import ROOT, all_terminal, queued_job, wait_for, worker_database_url
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -149,7 +149,7 @@ def _free_port() -> int:
 def test_serve_starts_clusters_that_each_run_their_own_jobs(cast: Any) -> None:
     env = {
         **os.environ,
-        "DATABASE_URL": test_database_url(),
+        "DATABASE_URL": worker_database_url(),
         "SECRET_KEY": settings.SECRET_KEY,
         "HYBRIDPORTAL_VAR_DIR": str(settings.VAR_DIR),
         "HYBRIDPORTAL_ENV": "test",

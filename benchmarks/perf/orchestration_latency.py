@@ -1,0 +1,341 @@
+"""Orchestration latency: the portal's submit service + workers against a bare django-q2 task.
+
+What it measures, in one run, on one real `qcluster` (the interactive cluster, started here as a
+subprocess with the settings `serve` uses):
+
+  (a) bare      a django-q2 task that runs a Bell circuit (1000 shots) on qsim, enqueued with
+                `async_task(..., cluster="interactive")`: the floor any orchestration pays.
+  (b) portal    the same Bell job through `jobs.services.job_submit` (validate, assemble, select,
+                hold, queue on commit) and the worker (`jobs.tasks.run_job`: claim, run, store, stage
+                timeline, settle): the path every user's job takes.
+
+  latency       closed loop: submit one, wait until the client can read its result, repeat
+                (`--latency-n`, default 100); p50/p95 of submit → result as the client sees it (both
+                sides share the same 5 ms polling loop).
+  throughput    open loop: submit `--n` (default 500) as fast as one client can, then wait for all;
+                jobs/s = n / (last result − first submit).
+  22 qubits     a random depth-20 circuit, 1000 shots, end to end through the portal (median of
+                `--big-repeats`) against a direct `qsimcirq.QSimSimulator.run` of the same circuit in
+                this process with the same thread count.
+  cache hit     the same 22-qubit job submitted again without `no_cache`: served from the stored result.
+
+Goals: (b)/(a) p50 latency ≤ 1.3; (b)/(a) throughput ≥ 0.6; 22-qubit end to end ≤ 1.05 × direct;
+cache hit ≤ 0.05 × the executed job.
+
+It needs its own database (it migrates it and adds a "bench" team, user, budget and experiment), e.g.
+a dedicated PostgreSQL database:
+
+    createdb -h 127.0.0.1 -U postgres hp_bench
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/hp_bench HYBRIDPORTAL_VAR_DIR=/tmp/hp-bench \\
+        .venv/bin/python benchmarks/perf/orchestration_latency.py [--n 500] [--latency-n 100]
+
+or SQLite in a scratch var dir (no DATABASE_URL):
+
+    HYBRIDPORTAL_VAR_DIR=/tmp/hp-bench .venv/bin/python benchmarks/perf/orchestration_latency.py --n 200
+
+Prints a table and one JSON line (`--json` for the JSON alone). Takes a few minutes at the defaults on
+two cores; the machine should be otherwise idle.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+BARE_TASK = "benchmarks.perf.orchestration_latency.bare_bell"
+SHOTS = 1000
+POLL = 0.005
+
+_simulator: Any = None
+
+
+def bare_bell(shots: int = SHOTS, seed: int = 0) -> dict[str, int]:
+    """The bare task (runs in a worker): a Bell circuit on qsim, counts keyed qubit 0 leftmost."""
+    global _simulator
+    import cirq
+    import qsimcirq
+
+    if _simulator is None:  # one simulator per worker, as the portal keeps one adapter per worker
+        _simulator = qsimcirq.QSimSimulator()
+    q0, q1 = cirq.LineQubit.range(2)
+    circuit = cirq.Circuit(cirq.H(q0), cirq.CNOT(q0, q1), cirq.measure(q0, q1, key="m"))
+    bits = _simulator.run(circuit, repetitions=shots).measurements["m"]
+    counts: dict[str, int] = {}
+    for row in bits:
+        key = "".join(str(int(b)) for b in row)
+        counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+# --- set-up ---------------------------------------------------------------------------------------
+def _django() -> None:
+    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hybridportal.settings")
+    import django
+
+    django.setup()
+
+
+def _seed() -> tuple[Any, Any]:
+    """The bench user and experiment (idempotent)."""
+    from django.contrib.auth import get_user_model
+
+    from budgets.models import ExperimentClass, Membership, Role, Team
+    from budgets.services import budget_set
+    from jobs.models import Experiment
+
+    team, _ = Team.objects.get_or_create(slug="bench", defaults={"name": "Benchmarks"})
+    klass, _ = ExperimentClass.objects.get_or_create(
+        slug="algorithm_validation", defaults={"name": "Algorithm validation"}
+    )
+    budget_set(team=team, experiment_class=klass, limit_micros=10**12, approval_threshold_micros=10**11, max_tier=3)
+    user, _ = get_user_model().objects.get_or_create(username="bench", defaults={"email": "bench@example.org"})
+    Membership.objects.get_or_create(user=user, team=team, defaults={"role": Role.RESEARCHER})
+    experiment, _ = Experiment.objects.get_or_create(
+        team=team, name="orchestration latency", defaults={"experiment_class": klass}
+    )
+    return user, experiment
+
+
+def _start_cluster(log: Path) -> subprocess.Popen[bytes]:
+    from django.conf import settings
+    from django.db import connection
+
+    env = {**os.environ, "Q_CLUSTER_NAME": "interactive", "Q_LOG_LEVEL": "INFO", "SECRET_KEY": settings.SECRET_KEY}
+    env["HYBRIDPORTAL_VAR_DIR"] = str(settings.VAR_DIR)
+    if connection.vendor == "postgresql":
+        s = connection.settings_dict
+        env["DATABASE_URL"] = f"postgres://{s['USER']}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+    out = log.open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "manage.py", "qcluster"],
+        cwd=ROOT,
+        env=env,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 90
+    while "running" not in log.read_text(errors="replace"):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit(f"the interactive cluster did not start; see {log}")
+        time.sleep(0.1)
+    return proc
+
+
+# --- the two paths --------------------------------------------------------------------------------
+def bare_submit(i: int) -> str:
+    from django_q.tasks import async_task
+
+    return async_task(BARE_TASK, SHOTS, i, cluster="interactive", group="bench-bare")
+
+
+def bare_done(task_ids: list[str]) -> int:
+    from django_q.models import Task
+
+    return Task.objects.filter(id__in=task_ids, success=True).count()
+
+
+def portal_request(experiment: Any, **extra: Any) -> dict[str, Any]:
+    return {
+        "experiment": experiment.pk,
+        "family": "bell",
+        "params": {},
+        "shots": SHOTS,
+        "backend": "qsim",
+        "no_cache": True,
+        **extra,
+    }
+
+
+def portal_submit(user: Any, request: dict[str, Any]) -> str:
+    from jobs.services import job_submit
+
+    return str(job_submit(user=user, request=request).job.pk)
+
+
+def portal_done(job_ids: list[str]) -> int:
+    from jobs.models import Job, JobStatus
+
+    done = Job.objects.filter(pk__in=job_ids, status=JobStatus.SUCCEEDED).count()
+    failed = Job.objects.filter(pk__in=job_ids, status__in=["failed", "cancelled", "rejected"]).count()
+    if failed:
+        raise SystemExit(f"{failed} benchmark jobs did not succeed")
+    return done
+
+
+def closed_loop(n: int, submit: Callable[[int], str], done: Callable[[list[str]], int]) -> list[float]:
+    """Submit one, wait for its result, repeat; seconds from submit to a readable result."""
+    latencies = []
+    for i in range(n):
+        t0 = time.perf_counter()
+        ident = submit(i)
+        while done([ident]) < 1:
+            time.sleep(POLL)
+        latencies.append(time.perf_counter() - t0)
+    return latencies
+
+
+def open_loop(n: int, submit: Callable[[int], str], done: Callable[[list[str]], int]) -> float:
+    """Submit n as fast as possible, wait for all; jobs per second."""
+    t0 = time.perf_counter()
+    ids = [submit(i) for i in range(n)]
+    while done(ids) < n:
+        time.sleep(0.05)
+    return n / (time.perf_counter() - t0)
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+# --- the 22-qubit job and the cache -----------------------------------------------------------------
+def big_job(user: Any, experiment: Any, repeats: int, qubits: int) -> dict[str, float]:
+    import qsimcirq
+    from django.conf import settings
+
+    from adapters.convert import to_cirq
+    from adapters.ir import Circuit
+    from jobs.models import Job
+
+    request = portal_request(experiment, family="random", params={"n_qubits": qubits, "depth": 20, "seed": 7})
+
+    def end_to_end(req: dict[str, Any]) -> tuple[float, str]:
+        t0 = time.perf_counter()
+        job_id = portal_submit(user, req)
+        while portal_done([job_id]) < 1:
+            time.sleep(POLL)
+        return time.perf_counter() - t0, job_id
+
+    end_to_end(request)  # warm-up: the worker converts and simulates once
+    portal = [end_to_end(request) for _ in range(repeats)]
+    job = Job.objects.get(pk=portal[-1][1])
+    program = to_cirq(Circuit.from_json(job.circuit))
+    threads = int(settings.HYBRIDPORTAL_BACKENDS["qsim_threads"])
+    simulator = qsimcirq.QSimSimulator(qsim_options=qsimcirq.QSimOptions(cpu_threads=threads))
+    simulator.run(program, repetitions=SHOTS)  # warm-up
+    direct = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        simulator.run(program, repetitions=SHOTS)
+        direct.append(time.perf_counter() - t0)
+    worker_execute = statistics.median(
+        Job.objects.get(pk=job_id).result_meta["execute_seconds"] for _, job_id in portal
+    )
+
+    cached_request = {**request, "no_cache": False}
+    end_to_end(cached_request)  # makes sure a cacheable result exists
+    hits = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        hit_id = portal_submit(user, cached_request)
+        hits.append(time.perf_counter() - t0)
+        assert Job.objects.get(pk=hit_id).cached_from_id is not None, "expected a cache hit"
+    return {
+        "portal_seconds": statistics.median(t for t, _ in portal),
+        "direct_seconds": statistics.median(direct),
+        "worker_execute_seconds": worker_execute,
+        "cache_hit_seconds": statistics.median(hits),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n", type=int, default=500, help="jobs in the throughput run (each path)")
+    parser.add_argument("--latency-n", type=int, default=100, help="jobs in the closed-loop latency run (each path)")
+    parser.add_argument("--big-repeats", type=int, default=5)
+    parser.add_argument("--big-qubits", type=int, default=22)
+    parser.add_argument("--json", action="store_true", help="print only the JSON line")
+    args = parser.parse_args()
+
+    _django()
+    from django.conf import settings
+    from django.core.management import call_command
+    from django.db import connection
+
+    call_command("migrate", verbosity=0)
+    user, experiment = _seed()
+    log = Path(settings.VAR_DIR) / f"bench-qcluster-{uuid.uuid4().hex[:8]}.log"
+    cluster = _start_cluster(log)
+    try:
+        closed_loop(5, bare_submit, bare_done)  # warm-up both paths
+        closed_loop(5, lambda i: portal_submit(user, portal_request(experiment)), portal_done)
+        lat_a = closed_loop(args.latency_n, bare_submit, bare_done)
+        lat_b = closed_loop(args.latency_n, lambda i: portal_submit(user, portal_request(experiment)), portal_done)
+        thr_a = open_loop(args.n, bare_submit, bare_done)
+        thr_b = open_loop(args.n, lambda i: portal_submit(user, portal_request(experiment)), portal_done)
+        big = big_job(user, experiment, args.big_repeats, args.big_qubits)
+    finally:
+        os.killpg(cluster.pid, signal.SIGTERM)
+        try:
+            cluster.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(cluster.pid, signal.SIGKILL)
+
+    result = {
+        "database": connection.vendor,
+        "n": args.n,
+        "latency_n": args.latency_n,
+        "bare_p50_ms": 1000 * pct(lat_a, 0.5),
+        "bare_p95_ms": 1000 * pct(lat_a, 0.95),
+        "portal_p50_ms": 1000 * pct(lat_b, 0.5),
+        "portal_p95_ms": 1000 * pct(lat_b, 0.95),
+        "latency_ratio_p50": pct(lat_b, 0.5) / pct(lat_a, 0.5),
+        "latency_ratio_p95": pct(lat_b, 0.95) / pct(lat_a, 0.95),
+        "bare_jobs_per_s": thr_a,
+        "portal_jobs_per_s": thr_b,
+        "throughput_ratio": thr_b / thr_a,
+        "big_qubits": args.big_qubits,
+        "big_portal_s": big["portal_seconds"],
+        "big_direct_s": big["direct_seconds"],
+        "big_worker_execute_s": big["worker_execute_seconds"],
+        "big_ratio": big["portal_seconds"] / big["direct_seconds"],
+        "cache_hit_s": big["cache_hit_seconds"],
+        "cache_ratio": big["cache_hit_seconds"] / big["portal_seconds"],
+    }
+    if not args.json:
+        goals = [
+            ("latency p50 (b)/(a)", result["latency_ratio_p50"], "≤ 1.3", result["latency_ratio_p50"] <= 1.3),
+            ("latency p95 (b)/(a)", result["latency_ratio_p95"], "≤ 1.3", result["latency_ratio_p95"] <= 1.3),
+            ("throughput (b)/(a)", result["throughput_ratio"], "≥ 0.6", result["throughput_ratio"] >= 0.6),
+            (
+                f"{args.big_qubits}-qubit end to end / direct",
+                result["big_ratio"],
+                "≤ 1.05",
+                result["big_ratio"] <= 1.05,
+            ),
+            ("cache hit / executed", result["cache_ratio"], "≤ 0.05", result["cache_ratio"] <= 0.05),
+        ]
+        print(f"database {connection.vendor}; latency over {args.latency_n} jobs, throughput over {args.n} jobs")
+        print(
+            f"(a) bare task   p50 {result['bare_p50_ms']:.1f} ms  p95 {result['bare_p95_ms']:.1f} ms  "
+            f"{thr_a:.1f} jobs/s"
+        )
+        print(
+            f"(b) portal      p50 {result['portal_p50_ms']:.1f} ms  p95 {result['portal_p95_ms']:.1f} ms  "
+            f"{thr_b:.1f} jobs/s"
+        )
+        print(
+            f"{args.big_qubits} qubits: portal {big['portal_seconds']:.3f} s (worker execute "
+            f"{big['worker_execute_seconds']:.3f} s), direct qsim {big['direct_seconds']:.3f} s; "
+            f"cache hit {big['cache_hit_seconds'] * 1000:.1f} ms"
+        )
+        for name, value, goal, ok in goals:
+            print(f"  {name:<34} {value:7.3f}  goal {goal:<7} {'met' if ok else 'NOT met'}")
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
