@@ -244,6 +244,11 @@ def _owned_status(job_id: object, attempt: int) -> str | None:
     return row["status"]
 
 
+def _log_ids(job: Job) -> dict[str, str]:
+    """`extra=` for log lines: the JSON formatter writes them, so one grep follows a job."""
+    return {"job_id": str(job.pk), "trace_id": job.trace_id}
+
+
 def _worker_label() -> str:
     return f"{Conf.CLUSTER_NAME}/{os.getpid()}"
 
@@ -490,9 +495,17 @@ def run_job(job_id: str) -> str:
         return _on_adapter_error(job, attempt, exc)
     except Exception as exc:
         # A bug or a malformed stored circuit: retrying would fail the same way.
-        logger.exception("job %s failed in the worker", job.pk)
+        logger.exception("job %s failed in the worker", job.pk, extra=_log_ids(job))
         _fail(job, attempt, code="worker_error", message=f"{type(exc).__name__}: {exc}")
         return "failed"
+    logger.info(
+        "job %s %s on %s in %.3f s",
+        job.pk,
+        "succeeded" if stored else "discarded its result",
+        job.backend,
+        (timezone.now() - now).total_seconds(),
+        extra=_log_ids(job),
+    )
     return "succeeded" if stored else "discarded (job changed while running)"
 
 
@@ -507,6 +520,10 @@ def submit_hardware_job(job_id: str) -> str:
     if job is None:
         return "missing"
     now = timezone.now()
+    if job.status == JobStatus.QUEUED and (job.tier or 0) < HARDWARE_TIER:
+        # Rerouted to a simulator after it was queued here: its cluster runs it.
+        enqueue_job(job.pk)
+        return "rerouted to a simulator"
     if job.status == JobStatus.RUNNING and job.remote_id:
         _enqueue_poll(str(job.pk), now)
         return "already submitted; polling"
@@ -523,7 +540,7 @@ def submit_hardware_job(job_id: str) -> str:
         except AdapterError as exc:
             return _on_adapter_error(job, attempt, exc)
         except Exception as exc:
-            logger.exception("job %s could not be submitted", job.pk)
+            logger.exception("job %s could not be submitted", job.pk, extra=_log_ids(job))
             _fail(job, attempt, code="worker_error", message=f"{type(exc).__name__}: {exc}")
             return "failed"
         submitted_at = timezone.now()
