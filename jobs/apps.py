@@ -16,7 +16,7 @@ logger = logging.getLogger(__name__)
 # Imported by a qcluster's parent process before it forks its workers: each costs 0.3–1.7 s on first
 # import (REFERENCE.md, "Simulator performance facts"), which every fresh or recycled worker would
 # otherwise pay on its first task.
-WARM_MODULES = ("cirq", "qsimcirq", "qiskit", "qiskit_aer", "adapters.convert")
+WARM_MODULES = ("cirq", "qsimcirq", "qiskit", "qiskit_aer", "qiskit_ibm_runtime", "adapters.convert")
 
 
 def _is_qcluster() -> bool:

@@ -676,8 +676,11 @@ def reap_jobs(now: datetime | None = None) -> dict[str, int]:
             if row is None:
                 continue
             if row.attempts >= limit:
+                reaped = JobEvent.objects.filter(job_id=row.pk, actor_label=REAPER, to_status=JobStatus.QUEUED)
+                deaths = 1 + reaped.count()
                 message = (
-                    f"worker died {row.attempts} times (killed, out of memory, or past the task time limit); giving up"
+                    f"worker died {deaths} {'time' if deaths == 1 else 'times'} (killed, out of memory, or past the "
+                    f"task time limit); giving up after {row.attempts} attempts"
                 )
                 counts["failed"] += _fail(row, None, code="worker_died", message=message, actor_label=REAPER)
             elif transition(
