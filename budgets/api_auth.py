@@ -29,7 +29,7 @@ from ninja.throttling import SimpleRateThrottle
 from ninja.utils import check_csrf
 
 from budgets.errors import Forbidden
-from budgets.services import token_authenticate
+from budgets.services import audit_record, token_authenticate
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -60,6 +60,16 @@ class BearerToken(HttpBearer):
         if api_token is None:
             raise InvalidToken()
         if self.scope not in api_token.scopes:
+            audit_record(
+                action="api.denied",
+                actor=api_token.user,
+                target=f"token:{api_token.pk}",
+                detail={
+                    "reason": "insufficient_scope",
+                    "required": self.scope,
+                    "route": f"{request.method} {request.path}",
+                },
+            )
             raise Forbidden(
                 f"this token lacks the {self.scope!r} scope (it has: {', '.join(api_token.scopes)})",
                 code="insufficient_scope",

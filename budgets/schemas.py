@@ -19,6 +19,13 @@ from ninja.pagination import PaginationBase
 from budgets.models import Budget
 from budgets.money import format_money
 
+# Patterns for string inputs, so the OpenAPI document tells clients (and fuzzers) what is accepted:
+# text the database can store (PostgreSQL refuses NUL; the API edge answers 422 for it), identifiers
+# such as backend ids, family names and labels (the job contract's label alphabet), and slugs.
+TEXT = r"^[^\x00]*$"
+IDENT = r"^[A-Za-z0-9_.:=/-]+$"
+SLUG = r"^[-a-zA-Z0-9_]+$"
+
 MAX_PAGE_SIZE = 200
 DEFAULT_PAGE_SIZE = 50
 
@@ -35,9 +42,10 @@ class Error(Schema):
 def errors(*statuses: int) -> dict[int, type[Error]]:
     """OpenAPI responses for a route's failures: `response={200: Out, **errors(404, 409)}`.
 
-    400 (malformed JSON), 401, 413, 422 and 429 can happen on every route, so they are always listed.
+    400 (malformed JSON), 401, 403 (a token without the route's scope), 413, 422 and 429 can happen on
+    every route, so they are always listed.
     """
-    return {status: Error for status in sorted({*statuses, 400, 401, 413, 422, 429})}
+    return {status: Error for status in sorted({*statuses, 400, 401, 403, 413, 422, 429})}
 
 
 def money_text(micros: int | None) -> str | None:

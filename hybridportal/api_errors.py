@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
-import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -27,14 +25,13 @@ from ninja.errors import AuthenticationError, HttpError, Throttled, ValidationEr
 from budgets.api_auth import InvalidToken
 from budgets.errors import ServiceError
 from jobs.contract import ContractError
-from jobs.lifecycle import IllegalTransition
+from jobs.services import trace_id_from
 
 logger = logging.getLogger("hybridportal.api")
 
 API_PREFIX = "/api/"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 _PARAM_SOURCES = {"body", "query", "path", "header", "cookie", "form", "file"}
-_TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$")
 
 STATUS_CODES = {
     400: "bad_request",
@@ -56,9 +53,8 @@ def error_body(code: str, message: str, field: str | None = None, detail: Any = 
 
 
 def trace_id_for(request: HttpRequest) -> str:
-    """The W3C trace id of the caller's `traceparent`, or a fresh one."""
-    match = _TRACEPARENT.match(request.headers.get("traceparent", "").strip().lower())
-    return match.group(1) if match else uuid.uuid4().hex
+    """The W3C trace id of the caller's `traceparent`, or a fresh one (the same rule as job submission)."""
+    return trace_id_from(request.headers.get("traceparent"))
 
 
 def validation_field(loc: tuple[Any, ...] | list[Any], body_params: set[str] | frozenset[str] = frozenset()) -> str:
@@ -113,10 +109,6 @@ def install_error_handlers(api: NinjaAPI, *, body_params: frozenset[str] = froze
     def on_service(request: HttpRequest, exc: ServiceError) -> HttpResponse:
         return _respond(api, request, exc.status, exc.as_dict())
 
-    def on_illegal_transition(request: HttpRequest, exc: IllegalTransition) -> HttpResponse:
-        detail = {"status": str(exc.current), "wanted": str(exc.wanted)}
-        return _respond(api, request, 409, error_body("illegal_transition", str(exc), "status", detail))
-
     def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
         status = exc.status_code
         if isinstance(exc, InvalidToken):
@@ -155,7 +147,6 @@ def install_error_handlers(api: NinjaAPI, *, body_params: frozenset[str] = froze
         (ValidationError, on_validation),
         (ContractError, on_contract),
         (ServiceError, on_service),
-        (IllegalTransition, on_illegal_transition),
         (HttpError, on_http_error),
         (Http404, on_not_found),
         (PermissionDenied, on_permission_denied),

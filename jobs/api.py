@@ -141,7 +141,8 @@ def reroute_job(request: HttpRequest, job_id: uuid.UUID, payload: RerouteIn) -> 
 # --- approvals ------------------------------------------------------------------------------------
 @router.get("/approvals", response={200: list[ApprovalOut], **errors()}, auth=APPROVE, tags=["approvals"])
 def list_approvals(request: HttpRequest) -> object:
-    """Jobs of your teams waiting for a sign-off you may give (not your own)."""
+    """Jobs waiting for sign-off in the teams where you are an approver; your own are marked
+    `is_own` (another approver must decide them)."""
     return selectors.approvals_pending_for_user(request.user)
 
 

@@ -14,18 +14,12 @@ from typing import Any, Literal
 
 from django.conf import settings
 from ninja import Field, Schema
-from pydantic import ConfigDict
 from ninja.renderers import NinjaJSONEncoder
+from pydantic import ConfigDict
 
 from adapters.base import Capabilities
-from budgets.schemas import money_text
+from budgets.schemas import IDENT, SLUG, TEXT, money_text
 from jobs.models import Approval, Experiment, Job, JobEvent
-
-# Text the database can store (PostgreSQL refuses NUL), identifiers and slugs; as patterns they are
-# in the OpenAPI document too, so clients and fuzzers know them.
-TEXT = r"^[^\x00]*$"
-IDENT = r"^[A-Za-z0-9_.:=/-]+$"  # backend ids, family names and labels (the contract's label alphabet)
-SLUG = r"^[-a-zA-Z0-9_]+$"
 
 StatusName = Literal[
     "submitted", "awaiting_approval", "queued", "running", "paused", "succeeded", "failed", "cancelled", "rejected"
@@ -227,9 +221,10 @@ class ApprovalOut(Schema):
 
     job_id: uuid.UUID
     status: str
-    reasons: list[str]
+    reasons: list[str] = Field(description="why the job needs a sign-off")
     requested_at: datetime
     expires_at: datetime
+    is_own: bool = Field(False, description="you submitted it, so someone else must decide")
     job: JobOut
 
     @staticmethod

@@ -25,7 +25,7 @@ def awaiting(alice, cast):  # noqa: ANN001
 def test_approver_sees_the_job_in_the_inbox(as_user, cast, awaiting):
     inbox = as_user(cast.bob).get("/approvals").body
     assert [a["job_id"] for a in inbox] == [awaiting["id"]]
-    assert inbox[0]["status"] == "pending" and inbox[0]["reasons"]
+    assert inbox[0]["status"] == "pending" and inbox[0]["reasons"] and inbox[0]["is_own"] is False
     assert inbox[0]["job"]["estimate"]["cost"] == "20.00"
 
 
@@ -53,6 +53,7 @@ def test_an_approver_cannot_approve_their_own_job(as_user, cast):
     price("qsim", "20.00")
     bob = as_user(cast.bob)
     job = bob.post("/jobs", ghz_body(cast.qlab_experiment, backend="qsim"), headers={"Idempotency-Key": "b"}).body
+    assert [(a["job_id"], a["is_own"]) for a in bob.get("/approvals").body] == [(job["id"], True)]
     reply = bob.post(f"/approvals/{job['id']}/approve", {})
     assert reply.status == 403 and reply.code == "own_job"
 

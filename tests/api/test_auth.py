@@ -8,6 +8,7 @@ import logging
 import pytest
 from django.test import Client
 
+from budgets.models import AuditEvent
 from budgets.services import token_issue, token_revoke
 from tests.api.conftest import API, Api, ghz_body
 from tests.factories import make_job
@@ -64,6 +65,8 @@ def test_a_token_without_the_routes_scope_is_forbidden(route, as_user, cast, job
     assert reply.status == 403
     assert reply.code == "insufficient_scope"
     assert reply.body["detail"]["required"] == route[2]
+    denial = AuditEvent.objects.get(action="api.denied")
+    assert denial.actor == cast.bob and denial.detail["required"] == route[2]
 
 
 @pytest.mark.parametrize("route", OBJECT_ROUTES, ids=lambda r: f"{r[0]} {r[1]}")

@@ -47,7 +47,7 @@ def test_openapi_lists_every_public_route(document):
     listed = {
         (method, path.removeprefix(API)) for path, operations in document["paths"].items() for method in operations
     }
-    assert listed == ROUTES
+    assert ROUTES <= listed, ROUTES - listed
 
 
 def test_every_route_documents_its_errors_in_the_one_error_shape(document):
