@@ -336,6 +336,8 @@ def comparison(run: BenchmarkRun, reference: str | None = None) -> dict[str, Any
                     "significant": len(common) > 1 and not diff.spans_zero,
                 }
             )
+        for row in rows:  # each row carries its own difference, for tables that read row by row
+            row["difference"] = next((d for d in differences if d["backend"] == row["backend"]), None)
         n_qubits = next((t.job.n_qubits for pair, ts in by_pair.items() if pair[0] == key for t in ts), None)
         problems.append(
             {

@@ -11,6 +11,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/v1/", api.urls),
     path("metrics", metrics_view, name="metrics"),
+    path("benchmarks/", include("benchmarks.urls")),
     path("", include("budgets.urls")),
     path("", include("jobs.urls")),
 ]
