@@ -15,12 +15,14 @@ importing upwards.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
+from django.db import DatabaseError
 from django.http import HttpRequest
 from ninja.errors import AuthenticationError
 from ninja.security import HttpBearer
@@ -30,6 +32,8 @@ from ninja.utils import check_csrf
 
 from budgets.errors import Forbidden
 from budgets.services import audit_record, token_authenticate
+
+logger = logging.getLogger(__name__)
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -134,12 +138,17 @@ class TokenRateThrottle(SimpleRateThrottle):
             return True
         limit, duration = self.parse_rate(rate)
         now = time.time()
-        history = [t for t in self.cache.get(key, []) if t > now - duration]
-        if len(history) >= limit:
-            # The oldest request in the window leaves it first.
-            self._local.wait = max(history[-1] + duration - now, 1.0)
-            return False
-        self.cache.set(key, [now, *history], duration)
+        try:
+            history = [t for t in self.cache.get(key, []) if t > now - duration]
+            if len(history) >= limit:
+                # The oldest request in the window leaves it first.
+                self._local.wait = max(history[-1] + duration - now, 1.0)
+                return False
+            self.cache.set(key, [now, *history], duration)
+        except DatabaseError:
+            # No cache table (`manage.py createcachetable` not run) must not take the whole API down:
+            # serve the request unthrottled and say so in the log.
+            logger.warning("API rate limit skipped: the cache is unavailable", exc_info=True)
         return True
 
     def wait(self) -> float | None:
