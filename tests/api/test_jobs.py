@@ -188,3 +188,12 @@ def test_reroute_needs_a_backend(alice, cast):
     job = submit(alice, cast.qlab_experiment).body
     reply = alice.post(f"/jobs/{job['id']}/reroute", {})
     assert reply.status == 422 and reply.body["field"] == "backend"
+
+
+@pytest.mark.parametrize("action", ["pause", "resume", "cancel"])
+@pytest.mark.parametrize(("body", "field"), [({"reason": "x" * 501}, "reason"), ({"why": "typo"}, "why")])
+def test_lifecycle_bodies_are_validated(alice, cast, action, body, field):
+    job = make_job(cast.qlab_experiment, cast.alice, status="queued")
+    reply = alice.post(f"/jobs/{job.pk}/{action}", body)
+    assert reply.status == 422 and reply.body["field"] == field
+    assert Job.objects.get(pk=job.pk).status == "queued"
