@@ -1,7 +1,8 @@
 """IBM Quantum hardware (tier 3): the real service with a token, an EMULATED device without one.
 
-Emulated devices run in qiskit-ibm-runtime's local testing mode (SamplerV2 with the fake backend as
-``mode``) from the device's calibration snapshot, and behave like the vendor where it matters to the
+Emulated devices run the primitive qiskit-ibm-runtime's local testing mode runs (BackendSamplerV2 on
+the fake backend, called directly: the SamplerV2(mode=fake) wrapper deep-copies the whole device per
+job, 3–35 s on fake_torino) from the device's calibration snapshot, and behave like the vendor where it matters to the
 portal: circuits are transpiled to the coupling map and basis; a job waits in a queue whose length
 is drawn from an exponential with mean ``emulated_queue_seconds`` seeded by the job id (reproducible);
 it then shows RUNNING for its emulated QPU time (capped by ``emulated_run_seconds_max``) before the
@@ -56,6 +57,7 @@ from adapters.devices import (
     backend,
     circuit_duration_seconds,
     device_info,
+    emulation_backend,
     pass_manager,
     readout_seconds,
     rep_delay_seconds,
@@ -300,16 +302,23 @@ class IbmAdapter(Adapter):
 
     def _emulate(self, record: dict[str, Any]) -> dict[str, Any]:
         """Run the job in runtime local testing mode and store its counts (status DONE or ERROR)."""
-        from qiskit_ibm_runtime import SamplerV2
+        from qiskit.primitives import BackendSamplerV2
 
         circuit = Circuit.from_json(record["circuit"])
         try:
             with sdk_errors(self.backend_id):
                 isa, transpile_seconds = self._transpile(circuit)
-                sampler = SamplerV2(mode=backend(self.device))
-                sampler.options.simulator.seed_simulator = simulator_seed(record["seed"])
-                # Same physics as the device's full model; restricted so Aer does not convert 100+ qubits.
-                sampler.options.simulator.noise_model = restricted_noise_model(self.device, active_qubits(isa))
+                # The primitive runtime local testing mode builds for SamplerV2(mode=<fake backend>),
+                # called directly: the runtime's wrapper deep-copies the whole device per job (see
+                # devices.emulation_backend). Same noise: the device's model, restricted to used qubits.
+                noise_model = restricted_noise_model(self.device, active_qubits(isa))
+                sampler = BackendSamplerV2(
+                    backend=emulation_backend(self.device),
+                    options={
+                        "seed_simulator": simulator_seed(record["seed"]),
+                        "run_options": {"noise_model": noise_model},
+                    },
+                )
                 t0 = time.perf_counter()
                 pub = sampler.run([isa], shots=record["shots"]).result()[0]
                 execute_seconds = time.perf_counter() - t0
@@ -361,7 +370,7 @@ class IbmAdapter(Adapter):
                 "simulator_seed": simulator_seed(record["seed"]),
                 "cost_micros": self.price.cost_micros(shots=record["shots"], seconds=record["billable_seconds"]),
                 "vendor_status": "DONE",
-                "mode": "qiskit-ibm-runtime local testing mode",
+                "mode": "runtime local testing primitive (BackendSamplerV2 on the fake backend)",
             },
         )
 
