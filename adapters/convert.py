@@ -246,8 +246,9 @@ def _ir_param(value: Any, where: str) -> Param:
 def qiskit_to_ir(qc: qiskit.QuantumCircuit, *, name: str = "") -> Circuit:
     """Convert a qiskit circuit made of supported gates into IR.
 
-    Measurements must come last on their qubits and fill classical bits 0..k-1 once each; the IR's
-    ``measure`` lists the qubit measured into clbit 0, 1, … . A circuit without any measurement
+    Measurements must come last on their qubits and write each classical bit at most once; the IR's
+    ``measure`` lists the measured qubits in classical-bit order (unwritten bits are dropped). A
+    circuit without any measurement
     measures every qubit (``measure=None``). Unsupported instructions (reset, control flow, custom
     gates, …) raise `IRError` naming the gate.
     """
@@ -276,9 +277,9 @@ def qiskit_to_ir(qc: qiskit.QuantumCircuit, *, name: str = "") -> Circuit:
         ops.append(Op(target, qubits, tuple(params)))
     measure: tuple[int, ...] | None = None
     if measured:
-        if sorted(measured) != list(range(len(measured))):
-            raise IRError("measure", "measurements must fill classical bits 0..k-1 (gaps are not supported)")
-        measure = tuple(measured[c] for c in range(len(measured)))
+        # Ordered by classical bit; bits nothing writes (e.g. an unused `creg c` beside measure_all's
+        # `meas`) are dropped: the IR has no constant bits, so counts are as wide as what is measured.
+        measure = tuple(measured[c] for c in sorted(measured))
         if measure == tuple(range(qc.num_qubits)):
             measure = None
     return Circuit(qc.num_qubits, tuple(ops), measure, name or "")

@@ -117,3 +117,20 @@ def all_capabilities() -> list[Capabilities]:
 def max_qubits_any() -> int:
     """The widest circuit any backend admits (e.g. the stabilizer simulator for Clifford circuits)."""
     return max(c.max_qubits for c in all_capabilities())
+
+
+def preload() -> None:
+    """Import the simulator SDKs and run one tiny circuit, so a worker's first job does not pay ~2 s.
+
+    Call it in a worker cluster's parent process before it forks (REFERENCE.md: a fresh worker pays
+    1.5–1.7 s importing cirq/qsimcirq, +0.3 s qiskit, +0.6 s qiskit_ibm_runtime; importing them in
+    the parent cuts the first task to ~40 ms). Builds no device noise model.
+    """
+    import qiskit_ibm_runtime  # noqa: F401 — imported for its side effect: the module cache
+
+    from adapters.base import ExecutionRequest
+    from adapters.ir import Circuit, ops_from
+
+    bell = Circuit(2, ops_from([("h", [0]), ("cx", [0, 1])]))
+    for backend_id in ("qsim", "aer"):
+        LOCAL_BACKENDS[backend_id](_config).run(ExecutionRequest("preload", bell, 10, seed=0))

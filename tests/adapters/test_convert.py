@@ -145,3 +145,17 @@ def test_sdk_versions_name_every_simulator_package() -> None:
     versions = sdk_versions()
     assert set(versions) == {"cirq-core", "qsimcirq", "qiskit", "qiskit-aer", "qiskit-ibm-runtime", "numpy"}
     assert versions["qiskit"][0].isdigit()
+
+
+def test_measure_all_beside_an_unused_register_keeps_only_measured_bits() -> None:
+    qc = QuantumCircuit(3, 3)
+    qc.x(1)
+    qc.measure_all()  # adds a second register "meas"; "c" is never written
+    assert qiskit_to_ir(qc).measure is None
+
+
+def test_measurement_order_follows_classical_bits() -> None:
+    qc = QuantumCircuit(3, 2)
+    qc.measure(2, 0)
+    qc.measure(0, 1)
+    assert qiskit_to_ir(qc).measure == (2, 0)

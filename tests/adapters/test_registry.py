@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -108,3 +109,14 @@ def test_configure_accepts_the_settings_dict_and_ignores_unknown_keys(tmp_path: 
     assert registry.capabilities("ibm:fake_manila").typical_queue_seconds == 7.5
     assert registry.backend_ids()[-1] == "ibm:fake_torino"
     assert len(registry.backend_ids()) == 6 + 4
+
+
+def test_preload_warms_the_simulators_without_building_device_models() -> None:
+    from adapters import devices
+
+    models_before = devices.full_noise_model.cache_info().currsize
+    registry.preload()
+    assert devices.full_noise_model.cache_info().currsize == models_before
+    started = time.perf_counter()
+    registry.get_adapter("qsim").run(ExecutionRequest("after-preload", Circuit(2, ops_from([("x", [0])])), 10))
+    assert time.perf_counter() - started < 0.5
