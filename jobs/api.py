@@ -56,7 +56,7 @@ IDEMPOTENCY_KEY = Header(
 
 
 # --- submit and quote -----------------------------------------------------------------------------
-@router.post("/jobs", response={201: JobOut, **errors(400, 403, 404, 409)}, auth=SUBMIT, tags=["jobs"])
+@router.post("/jobs", response={201: JobOut, **errors(404, 409)}, auth=SUBMIT)
 def submit_job(request: HttpRequest, payload: JobRequest, idempotency_key: str = IDEMPOTENCY_KEY) -> JsonResponse:
     """Submit a job. The same Idempotency-Key and body replays the first response
     (`Idempotent-Replayed: true`); while the first is in flight → 409; with another body → 422."""
@@ -74,7 +74,7 @@ def submit_job(request: HttpRequest, payload: JobRequest, idempotency_key: str =
     return response
 
 
-@router.post("/jobs/quote", response={200: QuoteOut, **errors(403, 404)}, auth=SUBMIT)
+@router.post("/jobs/quote", response={200: QuoteOut, **errors(404)}, auth=SUBMIT)
 def quote_job(request: HttpRequest, payload: JobRequest) -> QuoteOut:
     """What submitting this body would do — backend and why, cost, seconds, approval — creating nothing."""
     return QuoteOut.from_orm(services.job_quote(user=request.user, request=payload))
@@ -111,7 +111,7 @@ def get_events(request: HttpRequest, job_id: uuid.UUID) -> object:
 
 
 # --- lifecycle controls ---------------------------------------------------------------------------
-LIFECYCLE_RESPONSES = {200: JobOut, **errors(403, 404, 409)}
+LIFECYCLE_RESPONSES = {200: JobOut, **errors(404, 409)}
 
 
 @router.post("/jobs/{uuid:job_id}/pause", response=LIFECYCLE_RESPONSES, auth=SUBMIT)
@@ -190,7 +190,7 @@ def list_experiments(request: HttpRequest) -> object:
     return selectors.experiments_for_user(request.user)
 
 
-@router.post("/experiments", response={201: ExperimentOut, **errors(403, 404, 409)}, auth=SUBMIT, tags=["experiments"])
+@router.post("/experiments", response={201: ExperimentOut, **errors(404, 409)}, auth=SUBMIT, tags=["experiments"])
 def create_experiment(request: HttpRequest, payload: ExperimentIn) -> Status:
     """A new experiment in one of your teams."""
     return Status(201, services.experiment_create(user=request.user, **payload.dict()))
