@@ -31,11 +31,11 @@ def portal(request: HttpRequest) -> dict[str, Any]:
     if not request.user.is_authenticated:
         return {}
     team = current_team(request)
-    if request.htmx:  # partials need the team only; the layout is not re-rendered
-        return {"current_team": team}
-    memberships = list(request.user.memberships.select_related("team"))
+    memberships = list(request.user.memberships.all())
     roles = {m.role for m in memberships if team is None or m.team_id == team.pk}
     can_approve = bool(roles & {Role.APPROVER, Role.ADMIN})
+    if request.htmx:  # partials need no layout: skip the alerts and counts
+        return {"current_team": team, "can_approve": can_approve}
     alerts = active_alerts_for_user(request.user)
     if team is not None:
         alerts = alerts.filter(budget__team=team)

@@ -156,12 +156,16 @@ def params_from_post(family_name: str, data: Any) -> tuple[dict[str, Any], list[
     return params, fields, errors
 
 
-def backend_choices() -> list[tuple[str, str]]:
-    choices = [("", "Automatic: cheapest that fits")]
+def backend_choices() -> list[Any]:
+    """Backends grouped by tier for a <select>; emulated devices say so in their label."""
+    groups: dict[int, list[tuple[str, str]]] = {}
     for cap in sorted(all_capabilities(), key=lambda c: (c.tier, c.backend_id)):
         suffix = " (emulated)" if cap.emulated else ""
-        choices.append((cap.backend_id, f"{cap.backend_id} · tier {cap.tier}{suffix}"))
-    return choices
+        groups.setdefault(cap.tier, []).append((cap.backend_id, f"{cap.backend_id}{suffix}"))
+    tier_labels = dict(TIER_CHOICES)
+    return [("", "Automatic: cheapest that fits")] + [
+        (tier_labels[tier].split(":")[0], options) for tier, options in groups.items()
+    ]
 
 
 class SubmitForm(forms.Form):

@@ -20,7 +20,7 @@ from budgets.models import Role
 from budgets.selectors import budgets_for_user
 from budgets.views import current_team, usage_bar
 from jobs.models import Approval, ApprovalStatus, Job, JobStatus
-from jobs.selectors import approvals_pending_for_user, jobs_for_user, queue_depths
+from jobs.selectors import jobs_for_user, queue_depths
 
 # ?sort= value → ORDER BY (the second key keeps pages stable)
 JOB_SORTS = {
@@ -97,7 +97,9 @@ def dashboard_panel_context(request: HttpRequest, panel: str) -> Any:
         case "budgets":
             return _budgets(request)
         case "approvals":
-            return approvals_pending_for_user(request.user).count()
+            return _jobs(request, status=JobStatus.AWAITING_APPROVAL).count()
+        case "recent":
+            return list(_jobs(request)[:8])
     raise ValueError(panel)
 
 

@@ -46,7 +46,7 @@ from jobs.ui import (
 )
 
 PAGE_SIZE = 25
-DASHBOARD_PANELS = ("queues", "running", "runtimes", "failures", "budgets", "approvals")
+DASHBOARD_PANELS = ("queues", "running", "runtimes", "failures", "budgets", "approvals", "recent")
 
 
 def _not_found_as_404(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -290,4 +290,6 @@ def approval_decide(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
 # --- backends -------------------------------------------------------------------------------------
 @login_required
 def backends(request: HttpRequest) -> HttpResponse:
-    return render(request, "jobs/backends.html", {"backends": backends_overview()})
+    q = request.GET.get("q", "").strip().lower()
+    rows = [row for row in backends_overview() if q in row["cap"].backend_id.lower()]
+    return render(request, "jobs/backends.html", {"backends": rows, "q": q})

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django import template
+from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.timesince import timesince
 
 from budgets.money import format_money
 from budgets.services import TIER_NAMES
@@ -20,10 +23,14 @@ def money(micros: int | None) -> str:
 
 
 @register.filter
-def seconds(value: float | None) -> str:
-    """1.234 → '1.23 s', 95 → '1 min 35 s'."""
-    if value is None:
+def seconds(value: float | str | None) -> str:
+    """1.234 → '1.23 s', 95 → '1 min 35 s'; '—' for a missing value."""
+    try:
+        value = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
         return "—"
+    if value < 0.01:
+        return "< 0.01 s"
     if value < 60:
         return f"{value:.2f} s" if value < 10 else f"{value:.0f} s"
     minutes, secs = divmod(round(value), 60)
@@ -70,3 +77,26 @@ def percent(value: float | None) -> str:
 def get_item(mapping: Any, key: str) -> Any:
     """{{ errors|get:field.html_name }}: a dict lookup with a variable key."""
     return mapping.get(key, "") if hasattr(mapping, "get") else ""
+
+
+@register.filter
+def ago(when: Any) -> str:
+    """'just now', '5 minutes ago', for recent timestamps."""
+    if when is None:
+        return "—"
+    if (timezone.now() - when).total_seconds() < 60:
+        return "just now"
+    return f"{timesince(when)} ago"
+
+
+@register.filter
+def elapsed(job: Any) -> str:
+    """How long a job ran (started → finished)."""
+    if not (job.started_at and job.finished_at):
+        return "—"
+    return seconds((job.finished_at - job.started_at).total_seconds())
+
+
+@register.filter(name="json")
+def as_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True)

@@ -53,7 +53,7 @@ def test_job_list_shows_only_the_users_teams_jobs(alice_client, carol_client, gh
 
 def test_layout_has_navigation_team_switcher_role_and_csrf_header(alice_client, cast):
     html = alice_client.get(reverse("dashboard")).content.decode()
-    assert "hx-headers='{\"X-CSRFToken\"" in html
+    assert 'hx-headers=\'{"X-CSRFToken"' in html
     assert 'href="#main"' in html  # skip link
     assert "All my teams" in html and cast.qlab.name in html and cast.optics.name not in html
     assert ">researcher<" in html
@@ -81,7 +81,7 @@ def test_team_switch_is_remembered_and_refuses_other_teams(alice_client, cast):
     assert 'value="qlab" selected' in html
     alice_client.post(reverse("team_switch"), {"team": "optics", "next": "https://evil.example/"})
     html = alice_client.get(reverse("dashboard")).content.decode()
-    assert 'selected' not in html.split('id="team-select"')[1].split("</select>")[0]
+    assert "selected" not in html.split('id="team-select"')[1].split("</select>")[0]
 
 
 def test_logout_is_a_post(alice_client):
