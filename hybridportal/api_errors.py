@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -118,7 +119,7 @@ def install_error_handlers(api: NinjaAPI, *, body_params: frozenset[str] = froze
                 "unauthenticated", "authentication required: send `Authorization: Bearer <token>` or sign in"
             )
         elif isinstance(exc, Throttled):
-            wait = round(exc.wait) if exc.wait is not None else None
+            wait = math.ceil(exc.wait) if exc.wait is not None else None  # as ninja's Retry-After
             body = error_body("rate_limited", "too many requests; slow down", detail={"retry_after": wait})
         elif status == 400 and "parse" in exc.message.lower():
             body = error_body("malformed_json", "the request body is not valid JSON", "body")

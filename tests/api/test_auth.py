@@ -124,6 +124,7 @@ def test_too_many_requests_get_429_with_retry_after(alice, settings):
     assert reply.status == 429
     assert reply.code == "rate_limited"
     assert 1 <= int(reply.headers["Retry-After"]) <= 60
+    assert reply.body["detail"]["retry_after"] == int(reply.headers["Retry-After"])
 
 
 def test_rate_limits_are_per_token(as_user, cast, settings):
