@@ -14,7 +14,7 @@ def fidelity_figure(data: dict[str, Any]) -> dict[str, Any] | None:
     problems = [p["key"] for p in data["problems"]]
     backends: list[str] = list(data["run"]["backends"])
     traces: list[dict[str, Any]] = []
-    floor_x: list[list[str]] = [[], []]
+    floor_x: list[list[str]] = [[], []]  # (problem, backend) of each floor
     floor_y: list[float] = []
     any_value = False
     for i, backend in enumerate(backends):
@@ -48,12 +48,28 @@ def fidelity_figure(data: dict[str, Any]) -> dict[str, Any] | None:
                 "text": text,
                 "marker": {"color": PALETTE[i % len(PALETTE)]},
                 "error_y": {"type": "data", "symmetric": False, "array": plus, "arrayminus": minus},
+                "textposition": "none",
                 "hovertemplate": "%{x} on " + name + ": F = %{y:.4f}<br>%{text}<extra></extra>",
                 "offsetgroup": backend,
             }
         )
     if not any_value:
         return None
+    # The floor depends on the ideal and the shots only, so it is one mark per problem.
+    floors: dict[str, list[float]] = {}
+    for x, y in zip(floor_x[0], floor_y, strict=True):
+        floors.setdefault(x, []).append(y)
+    traces.append(
+        {
+            "type": "scatter",
+            "mode": "markers",
+            "name": "perfect-sampler floor",
+            "x": list(floors),
+            "y": [sum(v) / len(v) for v in floors.values()],
+            "marker": {"symbol": "line-ew-open", "size": 60, "color": "#212529", "line": {"width": 2}},
+            "hovertemplate": "%{x}: a perfect sampler scores %{y:.3f} at these shots<extra></extra>",
+        }
+    )
     layout = {
         "paper_bgcolor": "rgba(0,0,0,0)",
         "plot_bgcolor": "rgba(0,0,0,0)",

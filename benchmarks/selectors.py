@@ -360,6 +360,20 @@ def comparison(run: BenchmarkRun, reference: str | None = None) -> dict[str, Any
             f"{config.get('trials')} circuits per width: the quantum-volume rule needs ≥ {metrics.QV_MIN_TRIALS};"
             " pass/fail here is an indication, not a QV claim."
         )
+    pinned = []
+    for backend in backends:
+        jobs = [t.job for t in trials if t.backend == backend]
+        if jobs:
+            done = [j for j in jobs if j.status == JobStatus.SUCCEEDED]
+            caps = _capabilities(backend)
+            pinned.append(
+                {
+                    "backend": backend,
+                    "tier": caps.tier if caps else jobs[0].tier,
+                    "emulated": any(j.emulated for j in jobs) or bool(caps and caps.emulated),
+                    **_pinned(done or jobs, caps),
+                }
+            )
     return {
         "run": {
             "id": run.pk,
@@ -376,6 +390,7 @@ def comparison(run: BenchmarkRun, reference: str | None = None) -> dict[str, Any
         "progress": run_progress(run, trials),
         "reference": reference,
         "problems": problems,
+        "backends": pinned,
         "skipped": skipped,
         "notes": notes,
     }

@@ -109,7 +109,6 @@ SUITES: dict[str, Suite] = {
             backends=("qsim", "qsim-noisy", "aer-noisy:fake_manila"),
             trials=20,
             shots=500,
-            notes=("A quantum-volume claim needs ≥ 100 circuits per width; fewer trials give an indication only.",),
         ),
         Suite(
             name="bv",

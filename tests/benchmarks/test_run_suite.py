@@ -78,3 +78,43 @@ def test_two_ideal_simulators_differ_not_significantly_and_the_table_says_so(cas
     assert len(differences) == 3
     assert all(d["backend"] == "cirq" and d["significant"] is False for d in differences)
     assert "n.s." in out
+
+
+def test_inline_run_with_hardware_trials_says_they_await_approval_instead_of_hanging(cast):
+    run, out, _ = _run(
+        "ghz-ladder",
+        "--team",
+        "qlab",
+        "--user",
+        "alice",
+        "--backends",
+        "qsim,ibm:fake_manila",
+        "--trials",
+        "1",
+        "--shots",
+        "200",
+        "--inline",
+        "--timeout",
+        "120",
+    )
+    progress = selectors.run_progress(run)
+    assert progress["status"] == "awaiting_approval" and progress["awaiting_approval"] == 2
+    assert "2 job(s) await an approver's sign-off" in out
+    assert "ibm:fake_manila (emulated)" in out and "skipped: needs 8 qubits" in out
+
+
+def test_no_wait_starts_the_run_and_leaves_the_jobs_to_the_workers(cast):
+    run, out, _ = _run(
+        "bv",
+        "--experiment",
+        str(cast.qlab_experiment.pk),
+        "--user",
+        "alice",
+        "--backends",
+        "qsim",
+        "--trials",
+        "1",
+        "--no-wait",
+    )
+    assert f"follow it at /benchmarks/{run.pk}/" in out
+    assert selectors.run_progress(run)["by_status"] == {"queued": 3}

@@ -203,7 +203,8 @@ def format_comparison(data: dict[str, Any]) -> str:
     lines = [
         "",
         f"Comparison — run {run['id']} ({run['suite']}), {run['trials']} trials × {run['shots']} shots, "
-        f"reference {data['reference']}; 95% CIs in brackets; n.s. = CI of the difference spans 0",
+        f"reference {data['reference']}; 95% CIs in brackets; n.s. = CI of the difference spans 0; "
+        "floor = a perfect sampler's expected fidelity at these shots; score +/- = pass/fail",
     ]
     header = (
         f"{'problem':<12} {'backend':<34} {'n':>3}  {'fidelity [95% CI]':<24} {'floor':>6} {'F~':>6} "
@@ -225,24 +226,34 @@ def format_comparison(data: dict[str, Any]) -> str:
             lines.append(
                 f"{problem['key']:<12} {label:<34} {row['n']:>3}  {_ci(row['fidelity']):<24} "
                 f"{_num(row['floor']):>6} {_num(row['normalized_fidelity']['estimate']):>6} "
-                f"{_num(row['tvd']['estimate']):>6} {_num(row['score'].get('estimate')):>6} "
+                f"{_num(row['tvd']['estimate']):>6} {_score_text(row['score']):>6} "
                 f"{_ci(row['success_rate'], 2):<22} {_num(execute, 4) + ' s' if execute is not None else '—':>9}  "
                 f"{diff_text:<28}"
             )
         for skip in problem["skipped"]:
             lines.append(f"{problem['key']:<12} {skip['backend']:<34} skipped: {skip['reason']}")
-    lines.append("")
-    lines.append("Pinned: " + "; ".join(_pinned_text(problem) for problem in data["problems"][:1]))
+    lines += ["", "Pinned (from the jobs' records):"]
+    seen: set[str] = set()
+    for problem in data["problems"]:
+        for row in problem["rows"]:
+            text = _pinned_text(row)
+            if row["pinned"]["sdk_versions"] and text not in seen:
+                seen.add(text)
+                lines.append(text)
     lines += [f"Note: {note}" for note in data["notes"]]
     return "\n".join(lines)
 
 
-def _pinned_text(problem: dict[str, Any]) -> str:
-    parts = []
-    for row in problem["rows"]:
-        pinned = row["pinned"]
-        versions = ", ".join(f"{k} {v}" for k, v in pinned["sdk_versions"].items())
-        calibration = f", calibration {pinned['calibration_date']}" if pinned["calibration_date"] else ""
-        noise = f", noise {pinned['noise']}" if pinned["noise"] else ""
-        parts.append(f"{row['backend']}: {pinned['precision']}{noise}{calibration} [{versions}]")
-    return "; ".join(parts)
+def _score_text(score: dict[str, Any]) -> str:
+    mark = {True: "+", False: "-"}.get(score.get("passes"), "")  # + pass, - fail (mirror ≥ 1/e, QV 2/3 + 2σ)
+    return _num(score.get("estimate")) + mark
+
+
+def _pinned_text(row: dict[str, Any]) -> str:
+    pinned = row["pinned"]
+    versions = ", ".join(f"{k} {v}" for k, v in pinned["sdk_versions"].items())
+    parts = [f"  {row['backend']}{' (emulated)' if row['emulated'] else ''}: precision {pinned['precision']}"]
+    parts.append(f"noise {pinned['noise']}" if pinned["noise"] else "noiseless")
+    if pinned["calibration_date"]:
+        parts.append(f"device {pinned['device']} calibrated {pinned['calibration_date']}")
+    return "; ".join(parts) + f"; {versions}"
