@@ -3,11 +3,14 @@
 Everything is derived from the trials' stored jobs (counts, timestamps, cost, result_meta,
 calibration); nothing is cached on the run. Another team's run is NotFound, like a missing one.
 
-Statistics (DESIGN.md "Benchmarks", REFERENCE.md "Benchmark metrics"): fidelities get a percentile
-bootstrap 95 % CI over trials, proportions a Wilson interval, times median / IQR / p95. Differences
-against the reference backend pair trial i with trial i (same circuit, same seed) and bootstrap the
-per-trial differences; a difference whose CI spans 0 is `significant: False`. With few trials the
-bootstrap interval is narrow and optimistic — the page says how many trials each number rests on.
+Statistics (DESIGN.md "Benchmarks", REFERENCE.md "Benchmark metrics"): fidelities get a 95 % CI
+from a two-stage bootstrap (trials resampled, and each resampled trial's shots redrawn —
+`jobs.metrics.two_stage_bootstrap`), other scores a percentile bootstrap over trials, proportions a
+Wilson interval, times median / IQR / p95. Differences against the reference backend pair trial i
+with trial i (same circuit, same seed); a difference whose CI spans 0 is `significant: False`. A
+bootstrap over trial means alone would call two identical ideal simulators different about one run
+in five at 3–10 trials; keeping the shot noise in errs the other way (wide), which is the safe side
+for a greyed "no evidence of a difference".
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from collections import Counter, defaultdict
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet
 
@@ -31,6 +35,7 @@ from jobs.models import TERMINAL_STATUSES, Job, JobStatus
 from jobs.selectors import experiments_for_user, user_team_ids
 
 HARDWARE_TIER = 3
+RESAMPLES = 2000
 FLOOR_SEED = 20_240_527  # the perfect-sampler floor is a Monte Carlo estimate: seeded, so pages agree
 
 
@@ -210,17 +215,22 @@ def _row(
     score: str,
     ideals: dict[tuple[Any, ...], Mapping[str, float] | None],
     planned: int,
-) -> tuple[dict[str, Any], dict[int, float]]:
-    """One problem × backend: its statistics, and its fidelity per trial index (for pairing)."""
+) -> tuple[dict[str, Any], dict[int, tuple[float, np.ndarray]]]:
+    """One problem × backend: its statistics, and per trial index its fidelity with shot-noise
+    replicates (for the paired differences)."""
     caps = _capabilities(backend)
     jobs = [t.job for t in trials]
     terminal = [j for j in jobs if j.status in TERMINAL_STATUSES]
     done = [t for t in trials if t.job.status == JobStatus.SUCCEEDED and t.job.counts]
     per_trial: dict[int, dict[str, float]] = {}
+    shot_noise: dict[int, np.ndarray] = {}  # trial → shot-noise replicates of its fidelity
     for t in done:
         ideal = _ideal(t.job, ideals)
         if ideal:
             per_trial[t.trial] = _trial_scores(t.job, score, ideal)
+            shot_noise[t.trial] = metrics.hellinger_resamples(
+                t.job.counts, ideal, RESAMPLES, seed=(t.job.seed or 0) + t.trial
+            )
 
     def values(name: str) -> list[float]:
         return [s[name] for s in per_trial.values() if math.isfinite(s[name])]
@@ -250,7 +260,11 @@ def _row(
         "succeeded": len([j for j in jobs if j.status == JobStatus.SUCCEEDED]),
         "n": len(fidelities),
         "statuses": dict(Counter(j.status for j in jobs)),
-        "fidelity": _interval(metrics.bootstrap_ci(fidelities)),
+        "fidelity": _interval(
+            metrics.two_stage_bootstrap(
+                [per_trial[i]["fidelity"] for i in sorted(per_trial)], [shot_noise[i] for i in sorted(per_trial)]
+            )
+        ),
         "normalized_fidelity": _interval(metrics.bootstrap_ci(values("normalized_fidelity"))),
         "floor": _finite(statistics.fmean(values("floor"))) if per_trial else None,
         "uniform_floor": _finite(statistics.fmean(values("uniform_floor"))) if per_trial else None,
@@ -272,7 +286,7 @@ def _row(
         ),  # failures are paid for too: they count in the numerator
         "pinned": _pinned([t.job for t in done] or jobs, caps),
     }
-    return row, {trial: s["fidelity"] for trial, s in per_trial.items()}
+    return row, {trial: (s["fidelity"], shot_noise[trial]) for trial, s in per_trial.items()}
 
 
 def default_reference(backends: list[str]) -> str | None:
@@ -326,14 +340,20 @@ def comparison(run: BenchmarkRun, reference: str | None = None) -> dict[str, Any
             if not common:
                 differences.append({"backend": backend, "reference": reference, "n_pairs": 0, "significant": None})
                 continue
-            diff = metrics.paired_difference([ref_trials[i] for i in common], [per_trial[backend][i] for i in common])
+            mine = per_trial[backend]
+            diff = metrics.two_stage_bootstrap(
+                [mine[i][0] for i in common],
+                [mine[i][1] for i in common],
+                reference_estimates=[ref_trials[i][0] for i in common],
+                reference_replicates=[ref_trials[i][1] for i in common],
+            )
             differences.append(
                 {
                     "backend": backend,
                     "reference": reference,
                     "n_pairs": len(common),
                     **_interval(diff),
-                    "significant": len(common) > 1 and not diff.spans_zero,
+                    "significant": not diff.spans_zero,
                 }
             )
         for row in rows:  # each row carries its own difference, for tables that read row by row

@@ -112,6 +112,40 @@ def test_paired_difference_is_significant_for_a_consistent_gap_and_not_for_noise
     assert jitter.spans_zero
 
 
+def _ghz_counts(rng: np.random.Generator, shots: int = 500, error: float = 0.0) -> dict[str, int]:
+    good, bad = rng.multinomial(shots, [1 - error, error])
+    zeros = int(rng.binomial(good, 0.5))
+    return {"000": zeros, "111": good - zeros, "010": int(bad)}
+
+
+def test_shot_noise_replicates_are_centred_on_the_observed_fidelity():
+    counts = {"000": 260, "111": 230, "010": 10}
+    replicates = metrics.hellinger_resamples(counts, {"000": 0.5, "111": 0.5}, 500, seed=1)
+    assert replicates.mean() == pytest.approx(metrics.hellinger_fidelity(counts, {"000": 0.5, "111": 0.5}))
+    assert replicates.std() > 0
+
+
+def test_two_identical_ideal_samplers_are_not_called_different_but_a_real_gap_is():
+    # A bootstrap over 3 trial means alone calls same-signed jitter "significant" one time in four;
+    # keeping each trial's shot noise in the interval does not.
+    ideal = {"000": 0.5, "111": 0.5}
+    rng = np.random.default_rng(2024)
+
+    def fidelities(error: float, seed: int) -> tuple[list[float], list[np.ndarray]]:
+        runs = [_ghz_counts(rng, error=error) for _ in range(3)]
+        return (
+            [metrics.hellinger_fidelity(c, ideal) for c in runs],
+            [metrics.hellinger_resamples(c, ideal, 1000, seed=seed + i) for i, c in enumerate(runs)],
+        )
+
+    for k in range(25):
+        (fa, ra), (fb, rb) = fidelities(0.0, 10 * k), fidelities(0.0, 10 * k + 5)
+        assert metrics.two_stage_bootstrap(fb, rb, fa, ra, seed=k).spans_zero
+    (fa, ra), (fb, rb) = fidelities(0.0, 1), fidelities(0.08, 2)
+    gap = metrics.two_stage_bootstrap(fb, rb, fa, ra)
+    assert not gap.spans_zero and gap.high < 0
+
+
 # --- properties -----------------------------------------------------------------------------------
 def _distribution(n_bits: int) -> st.SearchStrategy[dict[str, float]]:
     keys = st.sampled_from([format(i, f"0{n_bits}b") for i in range(2**n_bits)])
