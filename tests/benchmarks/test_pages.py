@@ -83,3 +83,4 @@ def test_runs_list_shows_the_runs_status(cast, ghz_run):
     html = signed_in(cast.alice).get("/benchmarks/").content.decode()
     assert f'href="/benchmarks/{ghz_run.pk}/"' in html and "awaiting approval" in html.replace("_", " ")
     assert "Run a suite" in html
+    assert '<a href="/benchmarks/" aria-current="page">Benchmarks</a>' in html  # the nav entry, marked current
