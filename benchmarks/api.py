@@ -116,13 +116,13 @@ def _money_fields(data: dict[str, Any]) -> dict[str, Any]:
 
 @router.get("/benchmarks", response={200: list[BenchmarkRunOut], **errors()}, auth=READ)
 @paginate(Pages)
-def list_runs(request: HttpRequest) -> object:
+def list_benchmark_runs(request: HttpRequest) -> object:
     """Your teams' benchmark runs, newest first; `{items, count, page, pages}`."""
     return selectors.benchmark_runs_for_user(request.user)
 
 
 @router.get("/benchmarks/{int:run_id}", response={200: ComparisonOut, **errors(404)}, auth=READ)
-def get_run(request: HttpRequest, run_id: int, query: ComparisonQuery = Query(...)) -> dict[str, Any]:  # noqa: B008
+def get_benchmark_comparison(request: HttpRequest, run_id: int, query: ComparisonQuery = Query(...)) -> dict[str, Any]:  # noqa: B008
     """One run's comparison table (see the schema)."""
     run = selectors.benchmark_run_get_for_user(request.user, run_id)
     return _money_fields(selectors.comparison(run, reference=query.reference))
