@@ -116,7 +116,8 @@ def _budget_card(budget: Budget) -> dict[str, Any]:
         "usage": usage_bar(budget),
         "figure_id": f"burn-{budget.pk}",
         "holds": holds_for_budget(budget, status="pending")[:20],
-        "ledger": entries[:15],
+        # Free jobs reserve and settle 0: true, but noise in a list of money movements.
+        "ledger": [e for e in entries if e.amount_micros][:12],
         "figure": burn_down_figure(budget, entries),
     }
 

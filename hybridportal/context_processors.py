@@ -45,7 +45,11 @@ def portal(request: HttpRequest) -> dict[str, Any]:
         "current_team": team,
         "current_role": ", ".join(sorted(Role(r).label.lower() for r in roles)),
         "can_approve": can_approve,
-        "pending_approvals_count": approvals_pending_for_user(request.user).count() if can_approve else 0,
+        "pending_approvals_count": (
+            approvals_pending_for_user(request.user).exclude(job__submitted_by=request.user).count()
+            if can_approve
+            else 0
+        ),
         "budget_alerts": list(alerts),
         "nav_section": NAV_SECTIONS.get(match.url_name if match else "", ""),
     }

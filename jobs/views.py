@@ -163,7 +163,7 @@ def _jobs_table(request: HttpRequest, experiment: Any = None) -> dict[str, Any]:
 @login_required
 def job_list(request: HttpRequest) -> HttpResponse:
     context = _jobs_table(request)
-    template = "jobs/job_list.html#jobs-table" if request.htmx else "jobs/job_list.html"
+    template = "jobs/_jobs_table.html#jobs-table" if request.htmx else "jobs/job_list.html"
     return render(request, template, {**context, "table_url": reverse("job_list")})
 
 
@@ -250,7 +250,7 @@ def experiment_new(request: HttpRequest) -> HttpResponse:
 def experiment_detail(request: HttpRequest, experiment_id: int) -> HttpResponse:
     experiment = experiment_get_for_user(request.user, experiment_id)
     context = {**_jobs_table(request, experiment), "experiment": experiment}
-    template = "jobs/job_list.html#jobs-table" if request.htmx else "jobs/experiment_detail.html"
+    template = "jobs/_jobs_table.html#jobs-table" if request.htmx else "jobs/experiment_detail.html"
     return render(request, template, {**context, "table_url": request.path})
 
 
