@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from adapters.ir import GATES, Circuit, IRError, Op, Param, ParamRef
@@ -299,7 +299,3 @@ def cirq_counts(measurements: Any, width: int) -> dict[str, int]:
     values = arr.astype(np.int64, copy=False) @ (np.int64(1) << np.arange(width - 1, -1, -1, dtype=np.int64))
     keys, freq = np.unique(values, return_counts=True)
     return {format(int(k), f"0{width}b"): int(c) for k, c in zip(keys.tolist(), freq.tolist(), strict=True)}
-
-
-def gates_used(circuit: Circuit) -> Sequence[str]:
-    return sorted({op.name for op in circuit.ops})
