@@ -179,12 +179,17 @@ def _pinned(jobs: list[Job], caps: Any) -> dict[str, Any]:
     """What the numbers rest on: SDK versions, precision, noise model, calibration — from the jobs."""
     versions: dict[str, set[str]] = defaultdict(set)
     precisions, devices, dates, snapshots, seeds = set(), set(), set(), set(), []
+    threads, methods, noises = set(), set(), set()
     for job in jobs:
         for name, version in (job.sdk_versions or {}).items():
             versions[name].add(str(version))
         meta = job.result_meta or {}
         if meta.get("precision"):
             precisions.add(str(meta["precision"]))
+        adapter = meta.get("adapter") if isinstance(meta.get("adapter"), dict) else {}
+        for key, bucket in (("threads", threads), ("method", methods), ("noise", noises)):
+            if adapter.get(key) is not None:
+                bucket.add(str(adapter[key]))
         calibration = job.calibration or {}
         for key, bucket in (("device", devices), ("calibration_date", dates), ("snapshot", snapshots)):
             if calibration.get(key):
@@ -194,7 +199,9 @@ def _pinned(jobs: list[Job], caps: Any) -> dict[str, Any]:
     return {
         "sdk_versions": {name: ", ".join(sorted(v)) for name, v in sorted(versions.items())},
         "precision": ", ".join(sorted(precisions)) or (caps.precision if caps else None),
-        "noise": caps.noise if caps else None,
+        "noise": ", ".join(sorted(noises)) or (caps.noise if caps else None),
+        "threads": ", ".join(sorted(threads)) or None,
+        "method": ", ".join(sorted(methods)) or None,
         "device": ", ".join(sorted(devices)) or None,
         "calibration_date": ", ".join(sorted(dates)) or None,
         "snapshot": ", ".join(sorted(snapshots)) or None,

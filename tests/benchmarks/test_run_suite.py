@@ -48,7 +48,8 @@ def test_ghz_ladder_inline_shows_ideal_near_one_and_noisy_lower_with_intervals(c
         assert noisy["fidelity"]["low"] <= noisy["fidelity"]["estimate"] <= noisy["fidelity"]["high"]
         assert ideal["floor"] > 0.99  # a perfect sampler of a 2-outcome state scores ~1 with 500 shots
         assert ideal["success_rate"]["estimate"] == 1.0 and ideal["success_rate"]["low"] < 1.0
-        assert ideal["pinned"]["sdk_versions"] and ideal["pinned"]["precision"]
+        assert ideal["pinned"]["sdk_versions"]["qsimcirq"] and ideal["pinned"]["precision"] == "complex64"
+        assert ideal["pinned"]["threads"] and noisy["pinned"]["noise"].startswith("depolarize")
     ghz8 = next(p for p in data["problems"] if p["key"] == "ghz-8")
     (gap,) = ghz8["differences"]
     assert gap["backend"] == "qsim-noisy" and gap["estimate"] < 0 and gap["significant"] is True

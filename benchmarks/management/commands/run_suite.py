@@ -253,6 +253,8 @@ def _pinned_text(row: dict[str, Any]) -> str:
     pinned = row["pinned"]
     versions = ", ".join(f"{k} {v}" for k, v in pinned["sdk_versions"].items())
     parts = [f"  {row['backend']}{' (emulated)' if row['emulated'] else ''}: precision {pinned['precision']}"]
+    if pinned.get("method"):
+        parts.append(f"method {pinned['method']}" + (f", {pinned['threads']} threads" if pinned.get("threads") else ""))
     parts.append(f"noise {pinned['noise']}" if pinned["noise"] else "noiseless")
     if pinned["calibration_date"]:
         parts.append(f"device {pinned['device']} calibrated {pinned['calibration_date']}")
