@@ -4,6 +4,7 @@ from django.urls import include, path
 
 from hybridportal.api import api
 from hybridportal.observability import metrics_view
+from hybridportal.views import slo_panel
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -12,6 +13,7 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("metrics", metrics_view, name="metrics"),
     path("benchmarks/", include("benchmarks.urls")),
+    path("dashboard/slos/", slo_panel, name="slo_panel"),
     path("", include("budgets.urls")),
     path("", include("jobs.urls")),
 ]

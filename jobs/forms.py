@@ -189,9 +189,10 @@ class SubmitForm(forms.Form):
     labels = forms.CharField(required=False, help_text="Comma-separated, e.g. paper=2025, sweep:3", max_length=20 * 65)
     no_cache = forms.BooleanField(required=False, label="Run again even if an identical result exists")
 
-    def __init__(self, *args: Any, user: AbstractBaseUser, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, user: AbstractBaseUser, team: Team | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["experiment"].queryset = experiments_for_user(user)
+        experiments = experiments_for_user(user)
+        self.fields["experiment"].queryset = experiments.filter(team=team) if team else experiments
         self.fields["family"].choices = [(f.name, f"{f.title} ({f.name})") for f in _latest_families()]
         self.fields["backend"].choices = backend_choices()
 

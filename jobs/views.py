@@ -87,7 +87,7 @@ def _submit_context(request: HttpRequest) -> dict[str, Any]:
     """The bound form, the family's param inputs, the contract body and the errors by input name."""
     data = request.POST if request.method == "POST" else None
     initial = {"family": request.GET.get("family", "ghz"), "experiment": request.GET.get("experiment")}
-    form = SubmitForm(data, user=request.user, initial=initial)
+    form = SubmitForm(data, user=request.user, team=current_team(request), initial=initial)
     family = (data or {}).get("family") or initial["family"]
     if data is None:
         return {"form": form, "param_fields": family_fields(family), "errors": {}, "body": None}

@@ -89,3 +89,10 @@ def test_dashboard_panels_are_fragments_that_poll(alice_client, finished_job):
     runtimes = alice_client.get(reverse("dashboard_panel", args=["runtimes"]), **HTMX).content.decode()
     assert "2.00 s" in runtimes  # started → finished of the one job
     assert alice_client.get(reverse("dashboard_panel", args=["nope"]), **HTMX).status_code == 404
+
+
+def test_dashboard_loads_the_slo_card_with_the_teams_numbers(alice_client, finished_job):
+    assert "/dashboard/slos/" in alice_client.get(reverse("dashboard")).content.decode()
+    html = alice_client.get(reverse("slo_panel"), **HTMX).content.decode()
+    assert "<html" not in html and "Simulator jobs done in &lt; 2 min" in html
+    assert "100.0%" in html and "1/1" in html
