@@ -159,3 +159,15 @@ def test_measurement_order_follows_classical_bits() -> None:
     qc.measure(2, 0)
     qc.measure(0, 1)
     assert qiskit_to_ir(qc).measure == (2, 0)
+
+
+@pytest.mark.parametrize("width", [1, 3, 12, 13, 20, 24, 25, 40, 70])
+def test_shot_histogram_matches_a_naive_count_at_every_width(width: int) -> None:
+    from adapters.convert import cirq_counts
+
+    shots = np.random.default_rng(width).integers(0, 2, (500, width))
+    naive: dict[str, int] = {}
+    for row in shots:
+        key = "".join(str(b) for b in row)
+        naive[key] = naive.get(key, 0) + 1
+    assert cirq_counts(shots, width) == naive
