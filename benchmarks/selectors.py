@@ -29,10 +29,11 @@ from adapters import registry
 from benchmarks import suites
 from benchmarks.models import BenchmarkRun, BenchmarkTrial
 from budgets.errors import NotFound
+from budgets.models import Team
 from jobs import metrics
 from jobs.families import get_family
 from jobs.models import TERMINAL_STATUSES, Job, JobStatus
-from jobs.selectors import experiments_for_user, user_team_ids
+from jobs.selectors import user_team_ids
 
 HARDWARE_TIER = 3
 RESAMPLES = 2000
@@ -40,13 +41,14 @@ FLOOR_SEED = 20_240_527  # the perfect-sampler floor is a Monte Carlo estimate: 
 
 
 # --- runs -----------------------------------------------------------------------------------------
-def benchmark_runs_for_user(user: AbstractBaseUser) -> QuerySet[BenchmarkRun]:
-    """Runs of the user's teams, newest first."""
-    return (
-        BenchmarkRun.objects.select_related("team", "experiment", "created_by")
-        .filter(team_id__in=user_team_ids(user))
-        .order_by("-created_at")
+def benchmark_runs_for_user(user: AbstractBaseUser, *, team: Team | None = None) -> QuerySet[BenchmarkRun]:
+    """Runs of the user's teams (narrowed to `team`, the top bar's choice, when given), newest first."""
+    runs = BenchmarkRun.objects.select_related("team", "experiment", "created_by").filter(
+        team_id__in=user_team_ids(user)
     )
+    if team is not None:
+        runs = runs.filter(team=team)
+    return runs.order_by("-created_at")
 
 
 def benchmark_run_get_for_user(user: AbstractBaseUser, run_id: object) -> BenchmarkRun:
@@ -75,10 +77,6 @@ def suite_choices() -> list[dict[str, Any]]:
         }
         for s in suites.SUITES.values()
     ]
-
-
-def experiments_for_benchmarks(user: AbstractBaseUser) -> QuerySet[Any]:
-    return experiments_for_user(user)
 
 
 def _trials(run: BenchmarkRun) -> list[BenchmarkTrial]:

@@ -14,6 +14,7 @@ from django.shortcuts import redirect, render
 from benchmarks import charts, selectors, services
 from benchmarks.forms import RunSuiteForm
 from budgets.errors import NotFound, ServiceError
+from budgets.views import current_team
 
 NAV = {"nav_section": "benchmarks"}
 
@@ -36,7 +37,8 @@ def run_list(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, f"Benchmark run {run.pk} started: {run.trials.count()} jobs.")
             return redirect("benchmark_detail", run_id=run.pk)
-    runs = [(run, selectors.run_progress(run)) for run in selectors.benchmark_runs_for_user(request.user)[:50]]
+    mine = selectors.benchmark_runs_for_user(request.user, team=current_team(request))
+    runs = [(run, selectors.run_progress(run)) for run in mine[:50]]
     context = {"runs": runs, "form": form, "suites": selectors.suite_choices(), **NAV}
     return render(request, "benchmarks/run_list.html", context, status=422 if form.errors else 200)
 
