@@ -250,7 +250,8 @@ def hellinger_resamples(
 
     Bias-corrected: F is concave near a perfect match, so redrawn histograms score lower on average
     than the one observed; the replicates are shifted so their mean is the observed F (the usual
-    bootstrap bias correction), leaving only their spread — the trial's shot-noise uncertainty.
+    bootstrap bias correction), leaving only their spread — the trial's shot-noise uncertainty —
+    and clipped to [0, 1].
     """
     p = normalise(counts)
     shots = max(1, round(sum(counts.values())))
@@ -260,7 +261,8 @@ def hellinger_resamples(
     sqrt_q = np.sqrt(np.fromiter((q.get(x, 0.0) for x in outcomes), dtype=float, count=len(outcomes)))
     draws = np.random.default_rng(seed).multinomial(shots, probs / probs.sum(), size=n_resamples)
     replicates = _fidelities_of_draws(draws, sqrt_q, shots)
-    return replicates + (hellinger_fidelity(counts, ideal) - float(np.mean(replicates)))
+    shifted = replicates + (hellinger_fidelity(counts, ideal) - float(np.mean(replicates)))
+    return np.clip(shifted, 0.0, 1.0)  # a fidelity stays a fidelity
 
 
 def two_stage_bootstrap(

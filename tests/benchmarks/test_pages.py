@@ -84,3 +84,22 @@ def test_runs_list_shows_the_runs_status(cast, ghz_run):
     assert f'href="/benchmarks/{ghz_run.pk}/"' in html and "awaiting approval" in html.replace("_", " ")
     assert "Run a suite" in html
     assert '<a href="/benchmarks/" aria-current="page">Benchmarks</a>' in html  # the nav entry, marked current
+
+
+def test_quantum_volume_with_few_circuits_is_shown_as_an_indication_not_a_claim(cast):
+    from benchmarks.services import benchmark_run_start
+    from tests.benchmarks.conftest import run_queued_inline
+
+    run = benchmark_run_start(
+        user=cast.alice,
+        suite="quantum-volume",
+        experiment_id=cast.qlab_experiment.pk,
+        backends=["qsim"],
+        trials=2,
+        shots=200,
+    )
+    run_queued_inline(run)
+    html = signed_in(cast.alice).get(f"/benchmarks/{run.pk}/").content.decode()
+    assert "2 circuits per width: the quantum-volume rule needs ≥ 100" in html
+    assert html.count("n&lt;100</span>") == 3  # one per width, none claiming a plain pass or fail
+    assert 'badge-ok">pass' not in html and 'badge-bad">fail' not in html
