@@ -15,6 +15,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -26,6 +27,7 @@ from budgets.errors import NotFound, ServiceError
 from budgets.views import current_team
 from jobs import charts, services
 from jobs.contract import ContractError
+from jobs.families import family_names
 from jobs.forms import ExperimentForm, SubmitForm, error_target, family_fields, params_from_post
 from jobs.models import Job, JobStatus
 from jobs.selectors import (
@@ -60,6 +62,10 @@ def _not_found_as_404(view: Callable[..., HttpResponse]) -> Callable[..., HttpRe
             raise Http404(exc.message) from exc
 
     return wrapper
+
+
+def _capabilities_by_tier() -> list[Any]:
+    return sorted(all_capabilities(), key=lambda c: (c.tier, c.backend_id))
 
 
 def _scoped(request: HttpRequest, queryset: Any) -> Any:
@@ -157,7 +163,17 @@ def _jobs_table(request: HttpRequest, experiment: Any = None) -> dict[str, Any]:
     page = Paginator(_scoped(request, jobs).order_by(*JOB_SORTS[sort]), PAGE_SIZE).get_page(q.get("page"))
     query = q.copy()
     query.pop("page", None)
-    return {"page": page, "sort": sort, "filters": q, "query": query.urlencode(), "statuses": JobStatus.choices}
+    unsorted = query.copy()
+    unsorted.pop("sort", None)
+    return {
+        "page": page,
+        "sort": sort,
+        "filters": q,
+        "query": query.urlencode(),  # for the pager: keeps the sort
+        "filter_query": unsorted.urlencode(),  # for the sort links
+        "statuses": JobStatus.choices,
+        "families": family_names(),
+    }
 
 
 @login_required
@@ -177,7 +193,7 @@ def job_detail(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
         "actions": job_actions(request.user, job),
         "timeline": charts.timeline_figure(job),
         "histogram": charts.histogram(job),
-        "backends": [c for c in all_capabilities() if c.backend_id != job.backend],
+        "backends": [c for c in _capabilities_by_tier() if c.backend_id != job.backend],
     }
     return render(request, "jobs/job_detail.html", context)
 
@@ -227,7 +243,7 @@ def job_action(request: HttpRequest, job_id: uuid.UUID, action: str) -> HttpResp
 # --- experiments ----------------------------------------------------------------------------------
 @login_required
 def experiment_list(request: HttpRequest) -> HttpResponse:
-    experiments = _scoped(request, experiments_for_user(request.user))
+    experiments = _scoped(request, experiments_for_user(request.user)).annotate(n_jobs=Count("jobs"))
     return render(request, "jobs/experiment_list.html", {"experiments": experiments})
 
 
@@ -257,9 +273,11 @@ def experiment_detail(request: HttpRequest, experiment_id: int) -> HttpResponse:
 # --- approvals ------------------------------------------------------------------------------------
 @login_required
 def approvals(request: HttpRequest) -> HttpResponse:
-    rows = approval_rows(request.user, _scoped(request, approvals_pending_for_user(request.user)))
+    pending, team = approvals_pending_for_user(request.user), current_team(request)
+    rows = approval_rows(request.user, pending.filter(job__team=team) if team else pending)
     since = timezone.now() - timedelta(minutes=30)
-    context = {"rows": rows, "recent": recent_decisions_by_others(request.user, since), "backends": all_capabilities()}
+    recent = recent_decisions_by_others(request.user, since)
+    context = {"rows": rows, "recent": recent, "backends": _capabilities_by_tier()}
     template = "jobs/approvals.html#inbox" if request.htmx else "jobs/approvals.html"
     return render(request, template, context)
 

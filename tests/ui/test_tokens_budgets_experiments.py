@@ -96,3 +96,16 @@ def test_dashboard_loads_the_slo_card_with_the_teams_numbers(alice_client, finis
     html = alice_client.get(reverse("slo_panel"), **HTMX).content.decode()
     assert "<html" not in html and "Simulator jobs done in &lt; 2 min" in html
     assert "100.0%" in html and "1 of 1 jobs" in html
+
+
+def test_sort_links_toggle_direction_and_keep_the_filters(alice_client, cast, finished_job):
+    html = alice_client.get(reverse("job_list"), {"status": "succeeded", "sort": "cost"}).content.decode()
+    cost_header = html.split('aria-sort="ascending"')[1].split("</th>")[0]
+    assert "status=succeeded&amp;sort=-cost" in cost_header and "sort=cost&amp;sort" not in html
+
+
+def test_every_page_works_with_a_team_chosen_in_the_switcher(bob_client, cast):
+    bob_client.post(reverse("team_switch"), {"team": "qlab", "next": "/"})
+    for name in ("dashboard", "submit", "job_list", "experiment_list", "approvals", "budgets", "backends", "tokens"):
+        assert bob_client.get(reverse(name)).status_code == 200, name
+    assert bob_client.get(reverse("approvals"), **HTMX).status_code == 200
