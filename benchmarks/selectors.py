@@ -87,7 +87,8 @@ def _trials(run: BenchmarkRun) -> list[BenchmarkTrial]:
 def run_progress(run: BenchmarkRun, trials: list[BenchmarkTrial] | None = None) -> dict[str, Any]:
     """How far the run is: jobs per status, the derived run status and what it is waiting for.
 
-    Status: ``awaiting_approval`` when everything left waits for a sign-off, ``running`` while any
+    Status: ``submitting`` while the run's jobs are still being submitted, ``awaiting_approval`` when
+    everything left waits for a sign-off, ``running`` while any
     job is on its way, ``succeeded`` when all are terminal and all succeeded, ``partial`` when all are
     terminal and some did not succeed, ``failed`` when none succeeded.
     """
@@ -102,7 +103,9 @@ def run_progress(run: BenchmarkRun, trials: list[BenchmarkTrial] | None = None) 
         for t in trials
         if (t.job.tier or 0) >= HARDWARE_TIER and t.job.status in (JobStatus.QUEUED, JobStatus.RUNNING)
     )
-    if total and terminal == total:
+    if (run.config or {}).get("submitting"):
+        status = "submitting"
+    elif total and terminal == total:
         status = "succeeded" if succeeded == total else ("failed" if succeeded == 0 else "partial")
     elif awaiting and awaiting + terminal == total:
         status = "awaiting_approval"
@@ -115,7 +118,7 @@ def run_progress(run: BenchmarkRun, trials: list[BenchmarkTrial] | None = None) 
         "succeeded": succeeded,
         "awaiting_approval": awaiting,
         "hardware_waiting": hardware_waiting,
-        "done": bool(total) and terminal == total,
+        "done": bool(total) and terminal == total and not (run.config or {}).get("submitting"),
         "by_status": dict(sorted(by_status.items())),
         "percent": round(100 * terminal / total) if total else 100,
     }

@@ -33,60 +33,68 @@ def benchmark_run_start(
     shots: int | None = None,
     seed: int | None = None,
 ) -> BenchmarkRun:
-    """Create a run and submit one job per (problem, backend, trial), in ONE transaction.
+    """Create a run and submit one job per (problem, backend, trial) through `job_submit`.
 
-    Jobs are enqueued only when the whole run has committed. A trial the portal refuses (budget
-    exhausted, a tier above the budget's, ...) is recorded in ``config["skipped"]`` with the refusal,
-    like a problem too wide for a backend; the rest of the run goes ahead. When nothing at all can be
-    submitted the run is not created and the first refusal is raised (Invalid, NotFound, ...).
+    Each trial is its own transaction (its job, hold, seed and trial row together; the job is enqueued
+    when that commits), not one transaction for the whole run: a run of dozens of jobs would otherwise
+    hold the team budget's row lock — taken by every hold — for as long as all the estimates take
+    (seconds per hardware trial), stalling every other submission of the team. While trials are being
+    submitted the run's status is ``submitting``.
+
+    A trial the portal refuses (budget exhausted, a tier above the budget's, ...) is recorded in
+    ``config["skipped"]`` with the refusal, like a problem too wide for a backend, and the rest go
+    ahead. When nothing at all can be submitted no run is left behind and the first refusal is raised
+    (Invalid, NotFound, BudgetExceeded, ...).
     """
     spec = suites.get_suite(suite)
     experiment = experiment_get_for_user(user, experiment_id)
     plan = suites.plan_suite(spec, backends=backends, trials=trials, shots=shots, seed=seed)
-    with transaction.atomic():
-        run = BenchmarkRun.objects.create(
-            team=experiment.team,
-            experiment=experiment,
-            suite=spec.name,
-            created_by=user,
-            config={
-                "backends": plan.backends,
-                "trials": plan.trials,
-                "shots": plan.shots,
-                "seed": plan.seed,
-                "problems": [
-                    {"key": p.key, "family": p.family, "params": dict(p.params), "score": p.score}
-                    for p in spec.problems
-                ],
-            },
+    if not plan.planned:
+        raise Invalid(
+            "nothing to run: every problem is too wide for the chosen backends",
+            field="backends",
+            detail={"skipped": plan.skipped},
         )
-        skipped = list(plan.skipped)
-        refused: dict[tuple[str, str], ServiceError] = {}
-        for trial in plan.planned:
-            pair = (trial.problem.key, trial.backend)
-            if pair in refused:  # the same refusal would repeat for every trial of the pair
-                continue
-            request = suites.job_request(trial, suite=spec.name, experiment_id=experiment.pk, run_id=run.pk)
-            try:
-                job = job_submit(user=user, request=request).job  # a savepoint: a refusal undoes only itself
-            except ServiceError as exc:
-                refused[pair] = exc
-                skipped.append({"problem": pair[0], "backend": pair[1], "reason": f"refused: {exc.message}"})
-                continue
-            _pin_seed(job, trial.seed)
-            BenchmarkTrial.objects.create(
-                run=run, job=job, problem=trial.problem.key, backend=trial.backend, trial=trial.trial
-            )
-        if not run.trials.exists():
-            if refused:
-                raise next(iter(refused.values()))
-            raise Invalid(
-                "nothing to run: every problem is too wide for the chosen backends",
-                field="backends",
-                detail={"skipped": skipped},
-            )
-        run.config = {**run.config, "skipped": skipped}
-        run.save(update_fields=["config"])
+    run = BenchmarkRun.objects.create(
+        team=experiment.team,
+        experiment=experiment,
+        suite=spec.name,
+        created_by=user,
+        config={
+            "backends": plan.backends,
+            "trials": plan.trials,
+            "shots": plan.shots,
+            "seed": plan.seed,
+            "planned": len(plan.planned),
+            "problems": [
+                {"key": p.key, "family": p.family, "params": dict(p.params), "score": p.score} for p in spec.problems
+            ],
+            "skipped": plan.skipped,
+            "submitting": True,
+        },
+    )
+    skipped = list(plan.skipped)
+    refused: dict[tuple[str, str], ServiceError] = {}
+    for trial in plan.planned:
+        pair = (trial.problem.key, trial.backend)
+        if pair in refused:  # the same refusal would repeat for every trial of the pair
+            continue
+        request = suites.job_request(trial, suite=spec.name, experiment_id=experiment.pk, run_id=run.pk)
+        try:
+            with transaction.atomic():
+                job = job_submit(user=user, request=request).job
+                _pin_seed(job, trial.seed)
+                BenchmarkTrial.objects.create(
+                    run=run, job=job, problem=trial.problem.key, backend=trial.backend, trial=trial.trial
+                )
+        except ServiceError as exc:
+            refused[pair] = exc
+            skipped.append({"problem": pair[0], "backend": pair[1], "reason": f"refused: {exc.message}"})
+    if not run.trials.exists():
+        run.delete()
+        raise next(iter(refused.values()))
+    run.config = {**run.config, "skipped": skipped, "submitting": False}
+    run.save(update_fields=["config"])
     logger.info("benchmark run %s (%s): %d trials, %d skipped", run.pk, spec.name, run.trials.count(), len(skipped))
     return run
 

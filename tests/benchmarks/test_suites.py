@@ -6,7 +6,7 @@ import pytest
 
 from benchmarks import suites
 from benchmarks.services import benchmark_run_start
-from budgets.errors import Invalid, NotFound
+from budgets.errors import Forbidden, Invalid, NotFound
 from jobs.contract import parse_job_request, resolve_job_request
 from jobs.models import JobStatus
 
@@ -92,3 +92,27 @@ def test_a_run_submits_governed_jobs_and_hardware_trials_wait_for_approval(cast)
 def test_a_run_in_another_teams_experiment_is_not_found(cast):
     with pytest.raises(NotFound):
         benchmark_run_start(user=cast.carol, suite="bv", experiment_id=cast.qlab_experiment.pk, trials=1)
+
+
+def test_trials_the_budget_refuses_are_recorded_and_the_rest_of_the_run_goes_ahead(cast):
+    from benchmarks.models import BenchmarkRun
+    from tests import factories
+
+    team = factories.make_team("simonly")
+    factories.make_budget(team, cast.klass, max_tier=2)  # this budget pays for no hardware
+    experiment = factories.make_experiment(team, cast.klass, "sim only")
+    user = factories.make_user("sam", team)
+    run = benchmark_run_start(
+        user=user, suite="bv", experiment_id=experiment.pk, backends=["qsim", "ibm:fake_manila"], trials=2
+    )
+    assert {t.backend for t in run.trials.all()} == {"qsim"} and run.trials.count() == 6
+    refused = [s for s in run.config["skipped"] if s["reason"].startswith("refused:")]
+    assert {(s["problem"], s["backend"]) for s in refused} == {
+        ("bv-101", "ibm:fake_manila"),
+        ("bv-1011", "ibm:fake_manila"),
+    }
+    assert "tier 3" in refused[0]["reason"]
+    with pytest.raises(Forbidden) as refusal:
+        benchmark_run_start(user=user, suite="bv", experiment_id=experiment.pk, backends=["ibm:fake_manila"])
+    assert refusal.value.code == "tier_not_allowed"
+    assert BenchmarkRun.objects.count() == 1  # the refused run left nothing behind
