@@ -134,6 +134,14 @@ def submit_params(request: HttpRequest) -> HttpResponse:
     return response
 
 
+def _error_slots(context: dict[str, Any]) -> list[tuple[str, str]]:
+    """(element id, message) for every input's error slot; empty messages clear earlier errors."""
+    form, errors = context["form"], context["errors"]
+    slots = [(f"err-{form[name].id_for_label}", errors.get(name, "")) for name in form.fields]
+    slots += [(f"err-{pf.input_id}", errors.get(pf.input_name, "")) for pf in context["param_fields"]]
+    return slots
+
+
 @login_required
 @require_POST
 def submit_quote(request: HttpRequest) -> HttpResponse:
@@ -143,7 +151,8 @@ def submit_quote(request: HttpRequest) -> HttpResponse:
             context["quote"] = services.job_quote(user=request.user, request=context["body"])
         except (ContractError, ServiceError) as exc:
             _attach_error(context, exc)
-    return render(request, "jobs/submit.html#estimate", context)
+    context["field_errors"] = _error_slots(context)
+    return render(request, "jobs/submit.html#quote-response", context)
 
 
 # --- jobs -----------------------------------------------------------------------------------------

@@ -97,3 +97,13 @@ def test_experiments_offered_are_the_users_teams_only(alice_client, cast):
 def test_another_teams_experiment_is_refused_without_a_job(alice_client, cast):
     response = alice_client.post(reverse("submit"), form_data(cast, experiment=cast.optics_experiment.pk))
     assert response.status_code == 422 and Job.objects.count() == 0
+
+
+def test_estimate_also_puts_errors_next_to_their_inputs_while_typing(alice_client, cast):
+    html = alice_client.post(
+        reverse("submit_quote"), form_data(cast, **{"params.n_qubits": "1"}), **HTMX
+    ).content.decode()
+    slot = html.split('id="err-id_params_n_qubits" hx-swap-oob="true">')[1].split("</div>")[0]
+    assert "greater than or equal to 2" in slot
+    cleared = html.split('id="err-id_shots" hx-swap-oob="true">')[1].split("</div>")[0]
+    assert cleared == ""  # fields without an error are cleared
