@@ -18,7 +18,10 @@ PAGES = [
 ]
 
 
-@pytest.mark.parametrize(("name", "kwargs"), PAGES)
+PARTIALS = [("dashboard_panel", {"panel": "queues"}), ("submit_params", {}), ("slo_panel", {})]
+
+
+@pytest.mark.parametrize(("name", "kwargs"), PAGES + PARTIALS)
 def test_every_page_sends_anonymous_visitors_to_sign_in(client, db, name, kwargs):
     response = client.get(reverse(name, kwargs=kwargs))
     assert response.status_code == 302
@@ -95,3 +98,14 @@ def test_an_emulated_device_is_labelled_emulated_on_the_backends_page(alice_clie
     html = alice_client.get(reverse("backends")).content.decode()
     row = html.split("<code>ibm:fake_manila</code>")[1].split("</tr>")[0]
     assert "emulated</span>" in row
+
+
+def test_budget_alert_banner_shows_the_highest_threshold_crossed(alice_client, carol_client, cast):
+    from budgets.models import Budget
+    from budgets.services import alerts_check
+
+    Budget.objects.filter(pk=cast.qlab_budget.pk).update(spent_micros=85_000_000)
+    alerts_check(budget=cast.qlab_budget)
+    html = alice_client.get(reverse("dashboard")).content.decode()
+    assert "Budget 80% used:" in html and "Budget 50% used:" not in html
+    assert "Budget 80% used:" not in carol_client.get(reverse("dashboard")).content.decode()
