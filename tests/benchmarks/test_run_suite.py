@@ -119,3 +119,22 @@ def test_no_wait_starts_the_run_and_leaves_the_jobs_to_the_workers(cast):
     )
     assert f"follow it at /benchmarks/{run.pk}/" in out
     assert selectors.run_progress(run)["by_status"] == {"queued": 3}
+
+
+def test_without_workers_the_command_stops_at_its_timeout_and_says_what_waits(cast):
+    run, out, err = _run(
+        "bv",
+        "--team",
+        "qlab",
+        "--user",
+        "alice",
+        "--backends",
+        "qsim",
+        "--trials",
+        "1",
+        "--timeout",
+        "1",
+    )
+    assert selectors.run_progress(run)["by_status"] == {"queued": 3}
+    assert "3 simulator job(s) are queued for the batch workers" in out
+    assert f"stopped waiting after the timeout; the run goes on — see /benchmarks/{run.pk}/" in out

@@ -117,6 +117,7 @@ class Command(BaseCommand):
     def _follow(self, run: BenchmarkRun, *, inline: bool, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         progress = selectors.run_progress(run)
+        noted = False
         bar = tqdm(total=progress["total"], desc=f"run {run.pk}", unit="job", file=self.stderr, dynamic_ncols=True)
         try:
             while True:
@@ -129,8 +130,15 @@ class Command(BaseCommand):
                 if progress["done"] or time.monotonic() >= deadline:
                     break
                 # Only sign-offs or the hardware worker can move what is left: say so, do not hang.
-                if inline and self._only_waiting_on_others(run) and not _has_local_work(run):
-                    break
+                if self._only_waiting_on_others(run) and not _has_local_work(run):
+                    if inline:
+                        break
+                    if not noted:
+                        bar.write(
+                            f"waiting on approvals ({progress['awaiting_approval']}) and the hardware worker "
+                            f"({progress['hardware_waiting']}) only; giving up after --timeout {timeout:g} s"
+                        )
+                        noted = True
                 time.sleep(POLL_SECONDS)
         finally:
             bar.close()
@@ -161,6 +169,12 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"{progress['hardware_waiting']} hardware job(s) wait for the hardware worker "
                 "(`manage.py serve`, or Q_CLUSTER_NAME=hardware manage.py qcluster)"
+            )
+        local = len(_local_queued(run))
+        if local:
+            self.stdout.write(
+                f"{local} simulator job(s) are queued for the batch workers: start them (`manage.py serve`, or "
+                "Q_CLUSTER_NAME=batch manage.py qcluster), or run them here with --inline"
             )
         if timed_out:
             self.stdout.write(f"stopped waiting after the timeout; the run goes on — see /benchmarks/{run.pk}/")
