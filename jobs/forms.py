@@ -193,6 +193,7 @@ class SubmitForm(forms.Form):
         super().__init__(*args, **kwargs)
         experiments = experiments_for_user(user)
         self.fields["experiment"].queryset = experiments.filter(team=team) if team else experiments
+        self.fields["experiment"].label_from_instance = lambda e: f"{e.name} · {e.team.name}"
         self.fields["family"].choices = [(f.name, f"{f.title} ({f.name})") for f in _latest_families()]
         self.fields["backend"].choices = backend_choices()
 
