@@ -54,7 +54,12 @@ class AerAdapter(LocalSimulatorAdapter):
     _basis: frozenset[str] | None = None
 
     def aer_options(self) -> dict[str, Any]:
-        return {"method": self.method, "precision": "double" if self.precision == "complex128" else "single"}
+        options = {"method": self.method, "precision": "double" if self.precision == "complex128" else "single"}
+        return {**options, **self.thread_options()}
+
+    def thread_options(self) -> dict[str, Any]:
+        # 0 lets Aer use every core; a host running several workers caps it per worker.
+        return {"max_parallel_threads": self.config.aer_threads} if self.config.aer_threads > 0 else {}
 
     def simulator(self) -> Any:
         if self._simulator is None:
@@ -150,7 +155,7 @@ class AerStabilizerAdapter(AerAdapter):
     description: ClassVar[str] = "Aer stabilizer (Clifford tableau) simulator: Clifford gates only, thousands of qubits"
 
     def aer_options(self) -> dict[str, Any]:
-        return {"method": self.method}
+        return {"method": self.method, **self.thread_options()}
 
     def qubit_limit(self) -> int:
         return self.config.stabilizer_max_qubits
@@ -209,7 +214,7 @@ class AerNoisyAdapter(AerAdapter):
         if method not in self._simulators:
             from qiskit_aer import AerSimulator
 
-            self._simulators[method] = AerSimulator(method=method)
+            self._simulators[method] = AerSimulator(method=method, **self.thread_options())
         return self._simulators[method]
 
     def _execute(self, request: ExecutionRequest, seed: int) -> RunResult:

@@ -21,6 +21,8 @@ class BackendConfig:
     # Worker memory the statevector guard admits (bytes).
     memory_limit_bytes: int = 8 * GIB
     qsim_threads: int = os.cpu_count() or 1
+    # Aer's OpenMP threads per run; 0 = Aer's default (every core).
+    aer_threads: int = 0
     # Real IBM Quantum credentials; without a token `ibm:*` runs as an emulated device.
     ibm_token: str = ""
     ibm_instance: str = ""
