@@ -120,17 +120,19 @@ def max_qubits_any() -> int:
 
 
 def preload() -> None:
-    """Import the simulator SDKs and run one tiny circuit, so a worker's first job does not pay ~2 s.
+    """Import the simulator SDKs (and read the device catalogue) without running anything.
 
-    Call it in a worker cluster's parent process before it forks (REFERENCE.md: a fresh worker pays
-    1.5–1.7 s importing cirq/qsimcirq, +0.3 s qiskit, +0.6 s qiskit_ibm_runtime; importing them in
-    the parent cuts the first task to ~40 ms). Builds no device noise model.
+    Call it in a worker cluster's parent before it forks (REFERENCE.md: a fresh worker pays 1.5–1.7 s
+    importing cirq/qsimcirq, +0.3 s qiskit, +0.6 s qiskit_ibm_runtime). Import only, never simulate:
+    qsim's and Aer's OpenMP thread pools do not survive fork, and a worker forked after a run in its
+    parent hangs on its first job. Builds no device noise model.
     """
-    import qiskit_ibm_runtime  # noqa: F401 — imported for its side effect: the module cache
+    import cirq  # noqa: F401 — imported for the module cache the forked workers inherit
+    import qiskit  # noqa: F401
+    import qiskit_aer  # noqa: F401
+    import qiskit_ibm_runtime  # noqa: F401
+    import qsimcirq  # noqa: F401
 
-    from adapters.base import ExecutionRequest
-    from adapters.ir import Circuit, ops_from
+    import adapters.convert  # noqa: F401
 
-    bell = Circuit(2, ops_from([("h", [0]), ("cx", [0, 1])]))
-    for backend_id in ("qsim", "aer"):
-        LOCAL_BACKENDS[backend_id](_config).run(ExecutionRequest("preload", bell, 10, seed=0))
+    device_names()
