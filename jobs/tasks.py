@@ -646,7 +646,7 @@ def poll_hardware_jobs(now: datetime | None = None) -> int:
     ids = Job.objects.filter(status=JobStatus.RUNNING).exclude(remote_id="")
     ids = ids.filter(Q(not_before__isnull=True) | Q(not_before__lt=overdue)).values_list("pk", flat=True)
     for job_id in ids:
-        _enqueue_poll(str(job_id), now)
+        _enqueue_poll(str(job_id), timezone.now())  # due at once, whatever `now` the caller passed
         revived += 1
     return revived
 

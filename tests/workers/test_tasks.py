@@ -341,3 +341,17 @@ def test_the_reap_jobs_command_reports_what_it_returned_to_the_queue(cast: Any) 
     assert "requeued 1" in out.getvalue()
     assert Job.objects.get(pk=job.pk).status == JobStatus.QUEUED
     assert Schedule.objects.filter(name="jobs.reap_jobs", cluster="interactive").exists()
+
+
+@pytest.mark.django_db
+def test_the_hardware_sweeper_revives_the_polling_of_a_job_whose_poll_task_was_lost(cast: Any) -> None:
+    remote = {"status": JobStatus.RUNNING, "tier": 3, "backend": "ibm:fake_manila"}
+    lost = queued_job(cast, remote_id="ibmemu-1", not_before=timezone.now() - timedelta(minutes=5), **remote)
+    queued_job(cast, remote_id="ibmemu-2", not_before=timezone.now() + timedelta(seconds=25), **remote)  # polled
+
+    # As the minute schedule would see it a little later: the revived poll is still due at once.
+    assert tasks.poll_hardware_jobs(now=timezone.now() + timedelta(seconds=30)) == 1
+
+    row = OrmQ.objects.get()
+    assert row.task["func"] == "jobs.tasks.poll_hardware_job" and row.task["args"] == (str(lost.pk),)
+    assert row.key == "hardware" and row.lock <= timezone.now()  # due at once
