@@ -1,6 +1,6 @@
 """Worker tasks for money: the periodic sweep (stale holds, monthly period rollover).
 
-Scheduled by the data migration `0003_money_sweep_schedule` (every 5 minutes on the default cluster).
+Scheduled by `jobs.tasks.ensure_schedules` every SWEEP_MINUTES on the interactive cluster.
 Safe to run twice or on several clusters at once: each hold and budget is re-checked under its row lock.
 """
 

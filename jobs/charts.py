@@ -3,13 +3,13 @@ plotly.min.js (the page embeds the JSON; nothing is fetched from a CDN)."""
 
 from __future__ import annotations
 
-import math
 from datetime import timedelta
 from typing import Any
 
 from django.utils import timezone
 
 from jobs.families import get_family
+from jobs.metrics import uniform_floor
 from jobs.models import Job, Stage
 from jobs.selectors import job_timeline
 
@@ -94,11 +94,6 @@ def _ideal(job: Job) -> dict[str, float] | None:
     except Exception:  # a family that cannot rebuild its ideal shows the measured bars alone
         return None
     return dict(ideal) if ideal else None
-
-
-def uniform_floor(ideal: dict[str, float], n_bits: int) -> float:
-    """Hellinger fidelity a uniform random sampler scores against `ideal`: (Σ√q)² / 2ⁿ."""
-    return sum(math.sqrt(q) for q in ideal.values()) ** 2 / 2**n_bits
 
 
 def histogram(job: Job) -> dict[str, Any] | None:

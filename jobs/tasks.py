@@ -27,7 +27,6 @@ which no cluster pulls earlier; the reaper re-enqueues anything whose task went 
 from __future__ import annotations
 
 import logging
-import math
 import os
 import random
 from collections.abc import Mapping
@@ -44,7 +43,10 @@ from django_q.tasks import async_task
 
 from adapters.base import AdapterError, ExecutionRequest, PollResult, RemoteState, RunResult
 from adapters.ir import Circuit
+from budgets.services import hold_release, hold_settle
+from budgets.tasks import SWEEP_MINUTES
 from jobs.lifecycle import record_stage, transition
+from jobs.metrics import hellinger_fidelity
 from jobs.models import Job, JobEvent, JobStatus, Priority, Stage
 
 logger = logging.getLogger(__name__)
@@ -191,14 +193,10 @@ def _waiting_task_job_ids() -> set[str] | None:
 
 # --- money (budgets.services; idempotent) ---------------------------------------------------------
 def _settle(job: Job, actual_micros: int) -> None:
-    from budgets.services import hold_settle
-
     hold_settle(job=job, actual_micros=actual_micros)
 
 
 def _release(job: Job, reason: str) -> None:
-    from budgets.services import hold_release
-
     hold_release(job=job, reason=reason)
 
 
@@ -279,13 +277,6 @@ def _cost_micros(adapter: Any, job: Job, result: RunResult) -> int:
 
 
 # --- outcomes ---------------------------------------------------------------------------------------
-def _hellinger_fidelity(counts: Mapping[str, int], ideal: Mapping[str, float]) -> float:
-    """F = (Σ √(p·q))² between the measured frequencies and the ideal distribution."""
-    total = sum(counts.values())
-    overlap = sum(math.sqrt(n / total * float(ideal.get(b, 0.0))) for b, n in counts.items())
-    return overlap**2
-
-
 def _metrics(job: Job, counts: Mapping[str, int]) -> dict[str, Any]:
     """Fidelity against the family's exact ideal where the family has one; {} otherwise."""
     try:
@@ -300,7 +291,7 @@ def _metrics(job: Job, counts: Mapping[str, int]) -> dict[str, Any]:
         return {}
     if not ideal:
         return {}
-    return {"hellinger_fidelity": _hellinger_fidelity(counts, ideal)}
+    return {"hellinger_fidelity": hellinger_fidelity(counts, ideal)}
 
 
 def _check_counts(job: Job, counts: Mapping[str, int]) -> None:
@@ -653,7 +644,7 @@ def poll_hardware_jobs(now: datetime | None = None) -> int:
 
 # --- the reaper -----------------------------------------------------------------------------------
 def reap_jobs(now: datetime | None = None) -> dict[str, int]:
-    """Return work that lost its worker or its task; run the money and approval sweepers.
+    """Return work that lost its worker or its task; expire approvals and idempotency keys.
 
     - Running jobs past their deadline (worker killed, OOM, past the task timeout) without a remote id
       go back to the queue, or fail after JOB_MAX_ATTEMPTS starts ("worker died 3 times").
@@ -661,7 +652,7 @@ def reap_jobs(now: datetime | None = None) -> dict[str, int]:
       task went missing) are enqueued again once their `not_before` has passed.
     """
     now = now or timezone.now()
-    counts = {"requeued": 0, "failed": 0, "reenqueued": 0, "holds_expired": 0, "approvals_expired": 0}
+    counts = {"requeued": 0, "failed": 0, "reenqueued": 0}
     limit = max_attempts()
     requeued: set[Any] = set()
 
@@ -707,18 +698,11 @@ def reap_jobs(now: datetime | None = None) -> dict[str, int]:
         enqueue_job(job_id)
         counts["reenqueued"] += 1
 
-    try:
-        from budgets.services import holds_expire
+    # Stale holds are swept by budgets.money_sweep; approvals and idempotency keys expire here.
+    from jobs.services import approvals_expire, idempotency_keys_purge  # services import this module
 
-        counts["holds_expired"] = holds_expire(now=now)
-    except (ImportError, AttributeError):
-        logger.debug("budgets.services.holds_expire is not available")
-    try:
-        from jobs.services import approvals_expire
-
-        counts["approvals_expired"] = int(approvals_expire(now=now) or 0)
-    except (ImportError, AttributeError):
-        logger.debug("jobs.services.approvals_expire is not available")
+    counts["approvals_expired"] = approvals_expire(now=now)
+    counts["idempotency_keys_purged"] = idempotency_keys_purge(now=now)
     if counts["requeued"] or counts["failed"] or counts["reenqueued"]:
         logger.info("reaper: %s", counts)
     return counts
@@ -728,8 +712,14 @@ def reap_jobs(now: datetime | None = None) -> dict[str, int]:
 SCHEDULES: tuple[dict[str, Any], ...] = (
     # django-q2's scheduler wakes every 30 s and its finest interval is one minute. A schedule must
     # name its cluster: one without runs only on the default cluster, which `serve` does not start.
-    {"name": "jobs.reap_jobs", "func": "jobs.tasks.reap_jobs", "cluster": INTERACTIVE},
-    {"name": "jobs.poll_hardware_jobs", "func": "jobs.tasks.poll_hardware_jobs", "cluster": HARDWARE},
+    {"name": "jobs.reap_jobs", "func": "jobs.tasks.reap_jobs", "cluster": INTERACTIVE, "minutes": 1},
+    {"name": "jobs.poll_hardware_jobs", "func": "jobs.tasks.poll_hardware_jobs", "cluster": HARDWARE, "minutes": 1},
+    {
+        "name": "budgets.money_sweep",
+        "func": "budgets.tasks.money_sweep",
+        "cluster": INTERACTIVE,
+        "minutes": SWEEP_MINUTES,
+    },
 )
 
 
@@ -744,7 +734,7 @@ def ensure_schedules(using: str = "default") -> None:
                 "func": spec["func"],
                 "cluster": spec["cluster"],
                 "schedule_type": Schedule.MINUTES,
-                "minutes": 1,
+                "minutes": spec["minutes"],
                 "repeats": -1,
             },
         )

@@ -1,18 +1,16 @@
-"""Schedule the money sweep (stale holds, monthly rollover) on the default worker cluster."""
+"""Formerly created the money-sweep schedule without a cluster, so it never ran under `serve`.
+
+The schedule is now created and repaired by `jobs.tasks.ensure_schedules` after every migrate (on the
+interactive cluster); this migration only removes the old cluster-less row.
+"""
 
 from django.db import migrations
 
 NAME = "budgets.money_sweep"
 
 
-def add_schedule(apps, schema_editor):
-    Schedule = apps.get_model("django_q", "Schedule")
-    if not Schedule.objects.filter(name=NAME).exists():
-        Schedule.objects.create(name=NAME, func="budgets.tasks.money_sweep", schedule_type="I", minutes=5, repeats=-1)
-
-
-def remove_schedule(apps, schema_editor):
-    apps.get_model("django_q", "Schedule").objects.filter(name=NAME).delete()
+def drop_clusterless_schedule(apps, schema_editor):
+    apps.get_model("django_q", "Schedule").objects.filter(name=NAME, cluster__isnull=True).delete()
 
 
 class Migration(migrations.Migration):
@@ -21,4 +19,4 @@ class Migration(migrations.Migration):
         ("django_q", "0019_alter_task_options_alter_ormq_key_alter_ormq_lock_and_more"),
     ]
 
-    operations = [migrations.RunPython(add_schedule, remove_schedule)]
+    operations = [migrations.RunPython(drop_clusterless_schedule, migrations.RunPython.noop)]

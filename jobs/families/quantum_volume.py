@@ -11,13 +11,13 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-import numpy as np
 from pydantic import Field
 
 from adapters.ir import Circuit, Op
+from jobs import metrics
 from jobs.families.base import Family, FamilyParams
 from jobs.families.ops import SeededRng
-from jobs.families.statevector import MAX_SIM_QUBITS, as_distribution, normalise, probabilities
+from jobs.families.statevector import MAX_SIM_QUBITS, as_distribution, probabilities
 
 NAME = "quantum_volume"
 VERSION = 1
@@ -55,16 +55,12 @@ def ideal(params: QuantumVolumeParams) -> dict[str, float]:
 
 def heavy_outputs(params: QuantumVolumeParams) -> frozenset[str]:
     """Bitstrings whose ideal probability is above the median over all 2ⁿ outcomes."""
-    probs = probabilities(build(params))
-    median = float(np.median(probs))
-    n = params.n_qubits
-    return frozenset(format(int(i), f"0{n}b") for i in np.flatnonzero(probs > median))
+    return metrics.heavy_outputs(ideal(params), params.n_qubits)
 
 
 def heavy_output_probability(params: QuantumVolumeParams, counts: Mapping[str, float]) -> float:
     """The share of counts that landed on heavy outputs; QV passes when its mean exceeds 2/3 (+2σ)."""
-    heavy = heavy_outputs(params)
-    return sum(p for b, p in normalise(counts).items() if b in heavy)
+    return metrics.heavy_output_probability(counts, ideal(params), params.n_qubits)
 
 
 FAMILY = Family(

@@ -2,27 +2,25 @@
 
 from __future__ import annotations
 
-import importlib
 import pydoc
 from datetime import timedelta
 
-from django.apps import apps
 from django.utils import timezone
 from django_q.models import Schedule
 
 from budgets.models import Budget, Hold, HoldStatus
 from budgets.services import hold_reserve
 from budgets.tasks import money_sweep
+from jobs.tasks import ensure_schedules
 
 
-def test_the_money_sweep_is_scheduled_once_on_the_workers(db):
-    # Run the data migration's function directly: a transactional test elsewhere may have flushed the
-    # row the migration created when the test database was built.
-    migration = importlib.import_module("budgets.migrations.0003_money_sweep_schedule")
-    migration.add_schedule(apps, None)
-    migration.add_schedule(apps, None)
+def test_the_money_sweep_is_scheduled_once_on_a_cluster_serve_starts(db):
+    # Call it directly: a transactional test elsewhere may have flushed the rows made after migrate.
+    ensure_schedules()
+    ensure_schedules()
     schedule = Schedule.objects.get(name="budgets.money_sweep")
     assert schedule.repeats == -1 and schedule.minutes == 5
+    assert schedule.cluster == "interactive"
     assert pydoc.locate(schedule.func) is money_sweep  # what django-q2 resolves the name to
 
 

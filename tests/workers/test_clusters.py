@@ -90,10 +90,11 @@ def test_kill_9_mid_run_leaves_every_job_in_exactly_one_terminal_state(cast: Any
     orphans = list(Job.objects.filter(pk__in=job_ids, status=JobStatus.RUNNING).values_list("pk", flat=True))
     assert orphans  # the kill hit jobs mid-run
 
-    second = start_cluster("interactive")
-    # What the scheduled reaper does once their deadline (task timeout + margin) has passed.
+    # What the scheduled reaper does once their deadline (task timeout + margin) has passed. It runs
+    # before the new cluster starts: jobs that cluster claims would look overdue at now + 1 h too.
     reaped = tasks.reap_jobs(now=timezone.now() + timedelta(hours=1))
     assert reaped["requeued"] == len(orphans)
+    second = start_cluster("interactive")
     wait_for(all_terminal(job_ids), timeout=120, what="every job to finish", clusters=(second,))
 
     for job in Job.objects.filter(pk__in=job_ids):
