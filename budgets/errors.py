@@ -14,9 +14,7 @@ class ServiceError(Exception):
     status = 400
     code = "bad_request"
 
-    def __init__(
-        self, message: str, *, field: str | None = None, code: str | None = None, detail: Any = None
-    ) -> None:
+    def __init__(self, message: str, *, field: str | None = None, code: str | None = None, detail: Any = None) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
