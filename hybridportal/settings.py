@@ -123,7 +123,8 @@ else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": VAR_DIR / "hybridportal.sqlite3",
+            # HYBRIDPORTAL_SQLITE_PATH lets worker processes started by tests open the test database.
+            "NAME": Path(os.environ.get("HYBRIDPORTAL_SQLITE_PATH", VAR_DIR / "hybridportal.sqlite3")),
             "OPTIONS": {
                 "transaction_mode": "IMMEDIATE",
                 "timeout": 30,

@@ -29,10 +29,14 @@ from jobs.models import TERMINAL_STATUSES, Job, JobStatus
 ROOT = Path(settings.BASE_DIR)
 
 
-def worker_database_url() -> str:
+def worker_database_env() -> dict[str, str]:
+    """Environment that points a subprocess at this test process's database (PostgreSQL or the
+    SQLite test file, keeping the SQLite WAL and locking settings)."""
     s = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return {"DATABASE_URL": "", "HYBRIDPORTAL_SQLITE_PATH": str(s["NAME"])}
     auth = s["USER"] + (f":{s['PASSWORD']}" if s.get("PASSWORD") else "")
-    return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+    return {"DATABASE_URL": f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"}
 
 
 @dataclass
@@ -54,15 +58,13 @@ class Cluster:
 @pytest.fixture
 def start_cluster(transactional_db: None, tmp_path: Path) -> Iterator[Callable[..., Cluster]]:
     """Start a named qcluster on the test database; every cluster started is killed at teardown."""
-    if connection.vendor != "postgresql":
-        pytest.skip("worker tests run qcluster processes on PostgreSQL (set DATABASE_URL=postgres://...)")
     clusters: list[Cluster] = []
 
     def start(name: str, *, wait: bool = True, **env: str) -> Cluster:
         log = tmp_path / f"qcluster-{name}-{len(clusters)}.log"
         full_env = {
             **os.environ,
-            "DATABASE_URL": worker_database_url(),
+            **worker_database_env(),
             "SECRET_KEY": settings.SECRET_KEY,
             "HYBRIDPORTAL_VAR_DIR": str(settings.VAR_DIR),
             "HYBRIDPORTAL_ENV": "test",

@@ -21,7 +21,7 @@ from adapters.ibm import queue_delay_seconds
 from jobs import tasks
 from jobs.models import Job, JobEvent, JobStatus, Stage
 from jobs.services import job_submit
-from tests.workers.conftest import ROOT, all_terminal, queued_job, wait_for, worker_database_url
+from tests.workers.conftest import ROOT, all_terminal, queued_job, wait_for, worker_database_env
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -150,7 +150,8 @@ def _free_port() -> int:
 def test_serve_starts_clusters_that_each_run_their_own_jobs(cast: Any) -> None:
     env = {
         **os.environ,
-        "DATABASE_URL": worker_database_url(),
+        **worker_database_env(),
+        "SERVE_TEST_TAG": uuid.uuid4().hex,
         "SECRET_KEY": settings.SECRET_KEY,
         "HYBRIDPORTAL_VAR_DIR": str(settings.VAR_DIR),
         "HYBRIDPORTAL_ENV": "test",
@@ -187,15 +188,15 @@ def test_serve_starts_clusters_that_each_run_their_own_jobs(cast: Any) -> None:
         job.refresh_from_db()
         assert job.status == JobStatus.SUCCEEDED, job.error_message
         assert job.result_meta["cluster"] == cluster
-    assert _processes_using(env["DATABASE_URL"]) == []  # SIGTERM stopped everything serve started
+    assert _processes_tagged(env["SERVE_TEST_TAG"]) == []  # SIGTERM stopped everything serve started
 
 
-def _processes_using(database_url: str) -> list[str]:
-    """Command lines of live processes (other than this one) started with this DATABASE_URL."""
+def _processes_tagged(tag: str) -> list[str]:
+    """Command lines of live processes started with this SERVE_TEST_TAG in their environment."""
     found = []
     for proc in psutil.process_iter(["pid", "cmdline"]):
         try:
-            if proc.pid != os.getpid() and proc.environ().get("DATABASE_URL") == database_url:
+            if proc.pid != os.getpid() and proc.environ().get("SERVE_TEST_TAG") == tag:
                 found.append(" ".join(proc.info["cmdline"] or []))
         except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
             continue
