@@ -1,4 +1,4 @@
-"""Jobs run by real qcluster processes on PostgreSQL: routing, volume, kill -9, hardware, `serve`."""
+"""Jobs run by real qcluster processes (PostgreSQL in CI, SQLite too): routing, volume, kill -9, hardware, `serve`."""
 
 from __future__ import annotations
 
