@@ -87,7 +87,7 @@ class Command(BaseCommand):
                         },
                     )
         self._save_passwords(passwords)
-        self.stdout.write(self.style.SUCCESS("Demo data ready. Sign in at http://127.0.0.1:8000/ as:"))
+        self.stdout.write(self.style.SUCCESS("Demo data ready. Sign in as:"))
         for username, team_slug, role, superuser in USERS:
             what = "superuser (Django admin at /admin/)" if superuser else f"{role} in {team_slug}"
             self.stdout.write(f"  {username:<6} password: {passwords[username]}   {what}")
