@@ -314,7 +314,8 @@ def hold_reserve(
                 actor=_actor_or_none(actor),
                 memo=f"job {job.pk}",
             )
-            _alerts_check_later(budget.pk)
+            if amount_micros:  # a free job moves no money and cannot cross a threshold
+                _alerts_check_later(budget.pk)
             return hold
     except (IntegrityError, BudgetExceeded):
         # A concurrent call for the same job won the race (unique job): its hold is the answer.

@@ -126,6 +126,30 @@ def record_stage(
     )
 
 
+def record_stages(
+    job_id: object,
+    stages: Iterable[tuple[str, datetime, datetime, dict[str, Any]]],
+    *,
+    actor_label: str = "system",
+) -> None:
+    """Several timed stages in one INSERT (the submit path records validate, assemble and select)."""
+    events = []
+    for stage, started_at, ended_at, data in stages:
+        _emit_span(job_id, stage, started_at, ended_at, data)
+        events.append(
+            JobEvent(
+                job_id=job_id,
+                stage=stage,
+                actor_label=actor_label,
+                started_at=started_at,
+                ended_at=ended_at,
+                duration_ms=(ended_at - started_at).total_seconds() * 1000.0,
+                data=data,
+            )
+        )
+    JobEvent.objects.bulk_create(events)
+
+
 _tracer = trace.get_tracer("hybridportal.jobs")
 
 

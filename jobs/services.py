@@ -45,7 +45,7 @@ from budgets.models import Budget, ExperimentClass, Hold, HoldStatus, Membership
 from budgets.money import format_money, from_micros, to_micros
 from jobs import policy, selectors
 from jobs.contract import ContractError, JobRequest, ParsedJob, parse_job_request, resolve_job_request
-from jobs.lifecycle import record_stage, transition
+from jobs.lifecycle import record_stages, transition
 from jobs.models import (
     Approval,
     ApprovalStatus,
@@ -571,8 +571,7 @@ def _submit(*, user: AbstractBaseUser, req: JobRequest, trace_id: str) -> Job:
     job_id = uuid.uuid4()
     plan = _plan(user, req, seed=seed_for(job_id))
     job = _job_create(job_id=job_id, user=user, plan=plan, trace_id=trace_id)
-    for stage, started, ended, data in plan.stages:
-        record_stage(job.pk, stage, started_at=started, ended_at=ended, data=data)
+    record_stages(job.pk, plan.stages)
     if plan.cached is not None:
         _serve_from_cache(job=job, source=plan.cached, user=user)
     else:
@@ -582,10 +581,12 @@ def _submit(*, user: AbstractBaseUser, req: JobRequest, trace_id: str) -> Job:
             amount_micros=plan.cost_micros,
             actor=user,
             park=plan.experiment_class.park_over_budget,
+            new=True,
         )
         reasons = plan.approval_reasons + ([parked] if parked else [])
         _gate(job=job, user=user, reasons=reasons, from_status=JobStatus.SUBMITTED, note=_failover_note(plan.decision))
     job.refresh_from_db()
+    job.team = plan.experiment.team  # loaded already: spares the audit a query
     _audit(
         "job.submit",
         user=user,
@@ -609,13 +610,15 @@ def _failover_note(decision: policy.Decision) -> str:
     return f"{decision.reasons[-1]}" + (f" (alternative — {offer})" if offer else "")
 
 
-def _reserve(*, job: Job, budget: Budget, amount_micros: int, actor: AbstractBaseUser, park: bool) -> str:
+def _reserve(
+    *, job: Job, budget: Budget, amount_micros: int, actor: AbstractBaseUser, park: bool, new: bool = False
+) -> str:
     """Hold the job's estimate (a new hold, or the pending one re-sized). Returns "" when the money is
     held. When it does not fit, BudgetExceeded propagates — unless the experiment class parks
     over-budget jobs (`park`): then nothing is held and the reason the job waits for a sign-off is
     returned; approval reserves again and is refused while the budget has no room."""
     try:
-        if Hold.objects.filter(job=job, status=HoldStatus.PENDING).exists():
+        if not new and Hold.objects.filter(job=job, status=HoldStatus.PENDING).exists():
             budget_services.hold_adjust(job=job, amount_micros=amount_micros, actor=actor)
         else:
             budget_services.hold_reserve(job=job, budget=budget, amount_micros=amount_micros, actor=actor)
