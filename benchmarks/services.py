@@ -16,7 +16,6 @@ from django.db import transaction
 from benchmarks import suites
 from benchmarks.models import BenchmarkRun, BenchmarkTrial
 from budgets.errors import Invalid, ServiceError
-from jobs.models import Job, JobStatus
 from jobs.selectors import experiment_get_for_user
 from jobs.services import job_submit
 
@@ -82,8 +81,7 @@ def benchmark_run_start(
         request = suites.job_request(trial, suite=spec.name, experiment_id=experiment.pk, run_id=run.pk)
         try:
             with transaction.atomic():
-                job = job_submit(user=user, request=request).job
-                _pin_seed(job, trial.seed)
+                job = job_submit(user=user, request=request, seed=trial.seed).job
                 BenchmarkTrial.objects.create(
                     run=run, job=job, problem=trial.problem.key, backend=trial.backend, trial=trial.trial
                 )
@@ -97,15 +95,3 @@ def benchmark_run_start(
     run.save(update_fields=["config"])
     logger.info("benchmark run %s (%s): %d trials, %d skipped", run.pk, spec.name, run.trials.count(), len(skipped))
     return run
-
-
-def _pin_seed(job: Job, seed: int) -> None:
-    """Give the trial's job the run's seed for this (problem, trial) before any worker can see it.
-
-    The job contract has no seed field (job_submit derives one from the job id), but a paired
-    comparison needs trial i to sample with the same seed on every backend, and a run must be
-    re-playable from its run seed. Runs inside the submit's transaction, before the on-commit
-    enqueue, on a job that has not started; the stored seed is what the worker uses and records.
-    TODO(jobs owner): a `seed=` argument on job_submit would make this write unnecessary.
-    """
-    Job.objects.filter(pk=job.pk, status__in=[JobStatus.QUEUED, JobStatus.AWAITING_APPROVAL]).update(seed=seed)

@@ -536,6 +536,7 @@ def job_submit(
     idempotency_key: str | None = None,
     request_sha256: str | None = None,
     render: Callable[[Job], dict[str, Any]] | None = None,
+    seed: int | None = None,
 ) -> SubmitResult:
     """Validate, assemble, select, reserve and queue one job — or serve it from the cache — in ONE
     transaction: a refusal (any ServiceError) leaves no job, hold, key or queue entry behind.
@@ -543,7 +544,8 @@ def job_submit(
     With `idempotency_key`, the key is claimed in the same transaction: a replay returns the stored
     response (replayed=True), a duplicate in flight raises Conflict("idempotency_in_flight"), the same
     key with a different body raises Invalid("idempotency_mismatch"). `render(job)` is stored as the
-    response body to replay. The job is enqueued only after commit.
+    response body to replay. The job is enqueued only after commit. `seed` (default: derived from the
+    job id) fixes the simulator seed, e.g. so benchmark trial i samples alike on every backend.
     """
     req = _coerce(request)
     trace_id = trace_id_from(traceparent)
@@ -555,7 +557,7 @@ def job_submit(
             if isinstance(claimed, SubmitResult):
                 return claimed
             key_row = claimed
-        job = _submit(user=user, req=req, trace_id=trace_id)
+        job = _submit(user=user, req=req, trace_id=trace_id, seed=seed)
         body = _jsonable(render(job)) if render is not None else None
         if key_row is not None:
             key_row.job, key_row.response_status, key_row.response_body = job, 201, body
@@ -567,10 +569,13 @@ def job_submit(
     return SubmitResult(job=job, replayed=False, body=body, status_code=201)
 
 
-def _submit(*, user: AbstractBaseUser, req: JobRequest, trace_id: str) -> Job:
+def _submit(*, user: AbstractBaseUser, req: JobRequest, trace_id: str, seed: int | None = None) -> Job:
     job_id = uuid.uuid4()
-    plan = _plan(user, req, seed=seed_for(job_id))
-    job = _job_create(job_id=job_id, user=user, plan=plan, trace_id=trace_id)
+    if seed is not None and not 0 <= seed < 2**63:
+        raise Invalid("seed must be between 0 and 2^63 - 1", field="seed")
+    seed = seed_for(job_id) if seed is None else seed
+    plan = _plan(user, req, seed=seed)
+    job = _job_create(job_id=job_id, user=user, plan=plan, trace_id=trace_id, seed=seed)
     record_stages(job.pk, plan.stages)
     if plan.cached is not None:
         _serve_from_cache(job=job, source=plan.cached, user=user)
@@ -634,7 +639,7 @@ def _calibration(backend_id: str) -> dict[str, Any]:
     return _jsonable(dict(calibration)) if calibration else {}
 
 
-def _job_create(*, job_id: uuid.UUID, user: AbstractBaseUser, plan: _Plan, trace_id: str) -> Job:
+def _job_create(*, job_id: uuid.UUID, user: AbstractBaseUser, plan: _Plan, trace_id: str, seed: int) -> Job:
     req, d = plan.request, plan.decision
     return Job.objects.create(
         id=job_id,
@@ -665,7 +670,7 @@ def _job_create(*, job_id: uuid.UUID, user: AbstractBaseUser, plan: _Plan, trace
         n_qubits=plan.circuit.n_qubits,
         fingerprint=plan.fingerprint,
         sdk_versions=plan.versions,
-        seed=seed_for(job_id),
+        seed=seed,
         calibration=_calibration(d.backend_id),
         trace_id=trace_id,
     )

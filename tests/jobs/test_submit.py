@@ -191,3 +191,11 @@ def test_rerun_submits_the_same_request_again_forcing_execution(cast):
         first.fingerprint,
     )
     assert again.status == JobStatus.QUEUED
+
+
+def test_a_caller_may_fix_the_simulator_seed_and_a_bad_seed_names_the_field(cast):
+    job = job_submit(user=cast.alice, request=ghz(cast.qlab_experiment), seed=1234).job
+    assert job.seed == 1234
+    with pytest.raises(Invalid) as refused:
+        job_submit(user=cast.alice, request=ghz(cast.qlab_experiment, shots=300), seed=-1)
+    assert refused.value.field == "seed"
