@@ -18,7 +18,10 @@ STATUS = "#job-status"
 def submit_form(page, live_server, *, family="ghz", n_qubits="4", max_tier=None, backend=None, shots=None):
     page.goto(f"{live_server.url}/submit/")
     page.get_by_label("Family").select_option(family)
-    page.locator("#id_params_n_qubits").fill(n_qubits)
+    page.wait_for_load_state("networkidle")  # the family's parameter fields have been swapped in
+    field = page.locator("#id_params_n_qubits")
+    field.fill(n_qubits)
+    expect(field).to_have_value(n_qubits)
     if shots:
         page.get_by_label("Shots").fill(shots)
     if max_tier is not None:
