@@ -114,16 +114,7 @@ def record_stage(
     """Write one timed stage (validate, transpile, execute, ...) to the job's timeline, and emit it
     as an OpenTelemetry span under the job's trace id when tracing is on."""
     ended_at = ended_at or timezone.now()
-    _emit_span(job_id, stage, started_at, ended_at, data or {})
-    return JobEvent.objects.create(
-        job_id=job_id,
-        stage=stage,
-        actor_label=actor_label,
-        started_at=started_at,
-        ended_at=ended_at,
-        duration_ms=(ended_at - started_at).total_seconds() * 1000.0,
-        data=data or {},
-    )
+    return record_stages(job_id, [(stage, started_at, ended_at, data or {})], actor_label=actor_label)[0]
 
 
 def record_stages(
@@ -131,7 +122,7 @@ def record_stages(
     stages: Iterable[tuple[str, datetime, datetime, dict[str, Any]]],
     *,
     actor_label: str = "system",
-) -> None:
+) -> list[JobEvent]:
     """Several timed stages in one INSERT (the submit path records validate, assemble and select)."""
     events = []
     for stage, started_at, ended_at, data in stages:
@@ -147,7 +138,7 @@ def record_stages(
                 data=data,
             )
         )
-    JobEvent.objects.bulk_create(events)
+    return JobEvent.objects.bulk_create(events)
 
 
 _tracer = trace.get_tracer("hybridportal.jobs")
