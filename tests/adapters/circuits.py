@@ -6,6 +6,7 @@ import math
 import random
 
 from adapters.ir import Circuit, Op, ops_from
+from jobs.metrics import hellinger_fidelity  # noqa: F401 - the one the portal uses
 
 
 def asymmetric(n: int = 3) -> tuple[Circuit, dict[str, float]]:
@@ -106,9 +107,3 @@ def assert_counts_match(counts: dict[str, int], ideal: dict[str, float], shots: 
         assert abs(seen - shots * p) <= 5 * sigma + 1e-9, (
             f"{outcome}: saw {seen}, expected {shots * p:.1f} ± {sigma:.1f}"
         )
-
-
-def hellinger_fidelity(counts: dict[str, int], ideal: dict[str, float]) -> float:
-    shots = sum(counts.values())
-    overlap = sum(math.sqrt(ideal.get(k, 0.0) * v / shots) for k, v in counts.items())
-    return overlap**2
