@@ -42,6 +42,7 @@ DEVICE_BACKENDS: dict[str, Callable[[str, BackendConfig], Adapter]] = {
 _lock = threading.RLock()
 _config = BackendConfig()
 _adapters: dict[str, Adapter] = {}
+_max_qubits_any: int | None = None
 
 
 class UnknownBackend(KeyError):
@@ -62,9 +63,11 @@ def configure(config: Mapping[str, Any] | BackendConfig | None = None) -> Backen
     """Apply settings (``settings.HYBRIDPORTAL_BACKENDS``); drops cached adapters so they pick it up."""
     global _config
     new = config if isinstance(config, BackendConfig) else BackendConfig.from_mapping(config)
+    global _max_qubits_any
     with _lock:
         _config = new
         _adapters.clear()
+        _max_qubits_any = None
     return new
 
 
@@ -115,8 +118,14 @@ def all_capabilities() -> list[Capabilities]:
 
 
 def max_qubits_any() -> int:
-    """The widest circuit any backend admits (e.g. the stabilizer simulator for Clifford circuits)."""
-    return max(c.max_qubits for c in all_capabilities())
+    """The widest circuit any backend admits (e.g. the stabilizer simulator for Clifford circuits).
+
+    Fixed by the configuration (memory limit, devices), so computed once per `configure`: every
+    submission asks, and there are ~140 backends."""
+    global _max_qubits_any
+    if _max_qubits_any is None:
+        _max_qubits_any = max(c.max_qubits for c in all_capabilities())
+    return _max_qubits_any
 
 
 def preload() -> None:

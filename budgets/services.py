@@ -450,7 +450,8 @@ def hold_settle(*, job: Any, actual_micros: int, actor: AbstractBaseUser | None 
                 target=f"budget:{budget.pk}",
                 detail={"job": str(job.pk), "actual_micros": actual_micros, "unbooked_micros": overrun},
             )
-        _alerts_check_later(budget.pk)
+        if charged > hold.amount_micros:  # spent + reserved grew: a threshold may have been crossed
+            _alerts_check_later(budget.pk)
     return hold
 
 

@@ -117,8 +117,15 @@ TEMPLATES = [
 # transactions take the write lock up front so two writers queue on the busy timeout instead of
 # failing with "database is locked" when a read transaction tries to upgrade.
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
+# Persistent connections: a PostgreSQL connection costs ~4 ms to open, and django-q2's pusher, workers
+# and monitor each close theirs between tasks otherwise (once per poll, per task, per result). django-q2
+# closes every connection before it forks a process, and health checks replace one a restarted server
+# dropped, so reuse is safe. 0 turns it off.
+DB_CONN_MAX_AGE = int(os.environ.get("DB_CONN_MAX_AGE", "300"))
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
+    DATABASES = {
+        "default": dj_database_url.parse(DATABASE_URL, conn_max_age=DB_CONN_MAX_AGE, conn_health_checks=True)
+    }
 else:
     DATABASES = {
         "default": {
@@ -238,8 +245,8 @@ CIRCUIT_BREAKER = {
 #   is JOB_MAX_ATTEMPTS. `ack_failures` so a task that raised is not redelivered: the job already
 #   recorded the failure.
 # - Tasks carry ids only (payloads are pickled and signed with SECRET_KEY, shared by every process, as
-#   is `name`). CONN_MAX_AGE is 0 (see DATABASES): workers fork and live long, and a persistent
-#   connection across a fork or a server restart breaks.
+#   is `name`). Connections persist (DB_CONN_MAX_AGE, see DATABASES): django-q2 closes them all
+#   before it forks, so no connection is shared across a fork.
 # - Clusters: interactive (small simulator jobs, and the reaper), batch (sweeps, benchmarks) and
 #   hardware (vendor submit/poll). `serve` starts one process each with Q_CLUSTER_NAME=<name> (the
 #   `--name` flag does not take effect). Schedules name their cluster; the default one is not started.

@@ -69,25 +69,37 @@ def transition(
     actor_label: str = "",
     reason: str = "",
     data: dict[str, Any] | None = None,
+    expect: dict[str, Any] | None = None,
+    stages: Iterable[tuple[str, datetime, datetime, dict[str, Any]]] = (),
+    instance: Job | None = None,
     **fields: Any,
 ) -> bool:
     """Move job `job_id` from one of `from_statuses` to `to_status`, setting `fields` too.
 
     Returns True when this call made the change. Exactly one of several racing callers wins.
+    `expect` adds conditions to the UPDATE (e.g. the attempt number a worker read); `stages` are timed
+    stage events written in the same INSERT as the lifecycle event; `instance`, when given, gets the
+    written fields, so the caller need not read the row again.
     """
     sources = [s for s in from_statuses if to_status in ALLOWED.get(s, frozenset())]
     if not sources:
         return False
     now = timezone.now()
     updates: dict[str, Any] = {"status": to_status, "updated_at": now, **fields}
-    with transaction.atomic():
-        current = Job.objects.filter(pk=job_id, status__in=sources).values_list("status", flat=True).first()
-        if current is None:
-            return False
-        changed = Job.objects.filter(pk=job_id, status=current).update(**updates)
+    # No savepoint: nothing here is caught, so a database error must abort the caller's transaction
+    # anyway, and on the submit and worker paths every round trip counts.
+    with transaction.atomic(savepoint=False):
+        if len(sources) == 1:
+            current = sources[0]  # the UPDATE's WHERE is the whole check; no need to read first
+        else:
+            rows = Job.objects.filter(pk=job_id, status__in=sources, **(expect or {}))
+            current = rows.values_list("status", flat=True).first()
+            if current is None:
+                return False
+        changed = Job.objects.filter(pk=job_id, status=current, **(expect or {})).update(**updates)
         if not changed:
             return False
-        JobEvent.objects.create(
+        lifecycle = JobEvent(
             job_id=job_id,
             actor=actor if actor is not None and actor.is_authenticated else None,
             actor_label=actor_label or (actor.get_username() if actor is not None else "system"),
@@ -99,6 +111,12 @@ def transition(
             started_at=now,
             ended_at=now,
         )
+        label = lifecycle.actor_label
+        JobEvent.objects.bulk_create([lifecycle, *(stage_event(job_id, *s, actor_label=label) for s in stages)])
+    if instance is not None:
+        for name, value in updates.items():
+            if not hasattr(value, "resolve_expression"):  # an F() expression's value is not known here
+                setattr(instance, name, value)
     return True
 
 
@@ -124,21 +142,23 @@ def record_stages(
     actor_label: str = "system",
 ) -> list[JobEvent]:
     """Several timed stages in one INSERT (the submit path records validate, assemble and select)."""
-    events = []
-    for stage, started_at, ended_at, data in stages:
-        _emit_span(job_id, stage, started_at, ended_at, data)
-        events.append(
-            JobEvent(
-                job_id=job_id,
-                stage=stage,
-                actor_label=actor_label,
-                started_at=started_at,
-                ended_at=ended_at,
-                duration_ms=(ended_at - started_at).total_seconds() * 1000.0,
-                data=data,
-            )
-        )
-    return JobEvent.objects.bulk_create(events)
+    return JobEvent.objects.bulk_create([stage_event(job_id, *s, actor_label=actor_label) for s in stages])
+
+
+def stage_event(
+    job_id: object, stage: str, started_at: datetime, ended_at: datetime, data: dict[str, Any], *, actor_label: str
+) -> JobEvent:
+    """One timed stage, not yet saved; emitted as a span under the job's trace id when tracing is on."""
+    _emit_span(job_id, stage, started_at, ended_at, data)
+    return JobEvent(
+        job_id=job_id,
+        stage=stage,
+        actor_label=actor_label,
+        started_at=started_at,
+        ended_at=ended_at,
+        duration_ms=(ended_at - started_at).total_seconds() * 1000.0,
+        data=data,
+    )
 
 
 _tracer = trace.get_tracer("hybridportal.jobs")

@@ -143,7 +143,11 @@ def cached_result_for(*, team: object, fingerprint: str) -> Job | None:
 
 # --- experiments ----------------------------------------------------------------------------------
 def experiments_for_user(user: AbstractBaseUser) -> QuerySet[Experiment]:
-    return Experiment.objects.select_related("team", "experiment_class").filter(team_id__in=user_team_ids(user))
+    if not user.is_authenticated:
+        return Experiment.objects.none()
+    # A subquery, not a list of ids: one round trip on the submit path.
+    teams = Membership.objects.filter(user=user).values("team_id")
+    return Experiment.objects.select_related("team", "experiment_class").filter(team_id__in=teams)
 
 
 def experiment_get_for_user(user: AbstractBaseUser, experiment_id: object) -> Experiment:

@@ -156,17 +156,16 @@ def _jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, cls=DjangoJSONEncoder, default=str))
 
 
-def enqueue_job_now(job_id: uuid.UUID) -> None:
-    """Hand the job to the workers. Registered by `enqueue_after_commit`; never call it in a transaction."""
+def enqueue_queued(job: Job) -> None:
+    """Hand a job that has just become queued to the workers, in the caller's transaction.
+
+    With the ORM broker the task row commits together with the job's queued status: a worker never
+    sees a task for a job it cannot see, a rollback leaves no task behind, and a crash between the
+    commit and the enqueue cannot lose the job (see `jobs.tasks.enqueue_job`)."""
     # At call time: jobs.tasks (django-q2) reaches back into this module from its sweeper.
     from jobs.tasks import enqueue_job
 
-    enqueue_job(job_id)
-
-
-def enqueue_after_commit(job_id: uuid.UUID) -> None:
-    """Enqueue once the job's row is committed, so a worker never looks for a job it cannot see."""
-    transaction.on_commit(functools.partial(enqueue_job_now, job_id))
+    enqueue_job(job.pk, job=job)
 
 
 def _mail_later(subject: str, body: str, recipients: list[str]) -> None:
@@ -590,7 +589,6 @@ def _submit(*, user: AbstractBaseUser, req: JobRequest, trace_id: str, seed: int
         )
         reasons = plan.approval_reasons + ([parked] if parked else [])
         _gate(job=job, user=user, reasons=reasons, from_status=JobStatus.SUBMITTED, note=_failover_note(plan.decision))
-    job.refresh_from_db()
     job.team = plan.experiment.team  # loaded already: spares the audit a query
     _audit(
         "job.submit",
@@ -696,6 +694,7 @@ def _serve_from_cache(*, job: Job, source: Job, user: AbstractBaseUser) -> None:
         cost_micros=0,
         started_at=now,
         finished_at=now,
+        instance=job,
     )
 
 
@@ -711,11 +710,11 @@ def _gate(*, job: Job, user: AbstractBaseUser, reasons: list[str], from_status: 
             reason=note or "needs approval: " + "; ".join(reasons),
             needs_approval=True,
             paused_from="",
+            instance=job,
         )
         if not moved:
             raise _illegal(job.pk, "sent for approval")
         _approval_open(job=job, reasons=reasons)
-        job.refresh_from_db()
         _notify_approvers(job, reasons)
     else:
         moved = transition(
@@ -727,10 +726,11 @@ def _gate(*, job: Job, user: AbstractBaseUser, reasons: list[str], from_status: 
             needs_approval=False,
             queued_at=now,
             paused_from="",
+            instance=job,
         )
         if not moved:
             raise _illegal(job.pk, "queued")
-        enqueue_after_commit(job.pk)
+        enqueue_queued(job)
 
 
 def _approval_ttl() -> timedelta:
@@ -807,7 +807,7 @@ def job_resume(*, user: AbstractBaseUser, job_id: object, reason: str = "") -> J
         ):
             raise _illegal(job.pk, "resumed")
         if target == JobStatus.QUEUED:
-            enqueue_after_commit(job.pk)
+            enqueue_queued(job)
         _audit("job.resume", user=user, job=job, to=target, reason=reason)
     job.refresh_from_db()
     return job
@@ -1017,7 +1017,7 @@ def approval_decide(
                 queued_at=now,
             )
             if moved:
-                enqueue_after_commit(job.pk)
+                enqueue_queued(job)
         else:
             moved = transition(
                 job.pk,
@@ -1108,7 +1108,7 @@ __all__ = [
     "SubmitResult",
     "approval_decide",
     "approvals_expire",
-    "enqueue_after_commit",
+    "enqueue_queued",
     "experiment_create",
     "idempotency_keys_purge",
     "job_cancel",

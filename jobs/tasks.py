@@ -34,8 +34,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import F, Q
+from django.db import DEFAULT_DB_ALIAS, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django_q.brokers.orm import ORM
 from django_q.conf import Conf
@@ -45,7 +45,7 @@ from adapters.base import AdapterError, ExecutionRequest, PollResult, RemoteStat
 from adapters.ir import Circuit
 from budgets.services import hold_release, hold_settle
 from budgets.tasks import SWEEP_MINUTES
-from jobs.lifecycle import record_stage, transition
+from jobs.lifecycle import transition
 from jobs.metrics import hellinger_fidelity
 from jobs.models import Job, JobEvent, JobStatus, Priority, Stage
 
@@ -152,15 +152,21 @@ def _enqueue(func: str, job_id: str, *, cluster: str, run_at: datetime | None = 
     return async_task(func, job_id, **options)
 
 
-def enqueue_job(job_id: object, *, run_at: datetime | None = None) -> str | None:
+def enqueue_job(job_id: object, *, run_at: datetime | None = None, job: Job | None = None) -> str | None:
     """Queue the execution task of a queued job on its cluster; returns the django-q2 task id.
 
-    Call it from `transaction.on_commit`: a worker must see the committed queued row. Safe to call
-    more than once for the same job (the task claims the job; a duplicate does nothing).
+    Call it in the transaction that makes the job queued. The ORM broker writes the task row in that
+    transaction, so clusters see the task exactly when the queued job commits and a rollback takes
+    both back (another broker is called after the commit). Safe to call more than once for the same
+    job: the task claims the job, and a duplicate does nothing. `job`: the row, when already loaded.
     """
-    job = Job.objects.only("id", "tier", "priority").get(pk=job_id)
+    if job is None:
+        job = Job.objects.only("id", "tier", "priority").get(pk=job_id)
     cluster = cluster_for(job)
     func = SUBMIT_HARDWARE_JOB if cluster == HARDWARE else RUN_JOB
+    if Conf.ORM != DEFAULT_DB_ALIAS and not transaction.get_autocommit():
+        transaction.on_commit(lambda: _enqueue(func, str(job.pk), cluster=cluster, run_at=run_at))
+        return None
     return _enqueue(func, str(job.pk), cluster=cluster, run_at=run_at)
 
 
@@ -202,13 +208,12 @@ def _release(job: Job, reason: str) -> None:
 
 # --- claiming and owning a job --------------------------------------------------------------------
 def _claim(job: Job, *, now: datetime, deadline: datetime | None) -> int | None:
-    """queued → running for this worker; returns the attempt number it owns, None if another won."""
-    fields: dict[str, Any] = {
-        "started_at": now,
-        "deadline": deadline,
-        "attempts": F("attempts") + 1,
-        "not_before": None,
-    }
+    """queued → running for this worker; returns the attempt number it owns, None if another won.
+
+    One transaction: the conditional UPDATE (on the status and the attempt count this worker read, so
+    a second delivery or a racing worker changes nothing) plus the lifecycle and queue-wait events."""
+    attempt = job.attempts + 1
+    fields: dict[str, Any] = {"started_at": now, "deadline": deadline, "attempts": attempt, "not_before": None}
     if job.seed is None:
         # A seed chosen now and stored makes the run reproducible months later.
         fields["seed"] = random.randrange(2**31)
@@ -220,14 +225,12 @@ def _claim(job: Job, *, now: datetime, deadline: datetime | None) -> int | None:
         to_status=JobStatus.RUNNING,
         actor_label=WORKER,
         reason=f"claimed by {_worker_label()}",
+        expect={"attempts": job.attempts},
+        stages=[(Stage.QUEUE_WAIT, waited_from, now, {})] if waited_from < now else [],
+        instance=job,
         **fields,
     )
-    if not claimed:
-        return None
-    job.refresh_from_db()  # the attempt number and seed this claim wrote
-    if waited_from < now:
-        record_stage(job.pk, Stage.QUEUE_WAIT, started_at=waited_from, ended_at=now, actor_label=WORKER)
-    return job.attempts
+    return attempt if claimed else None
 
 
 def _owned_status(job_id: object, attempt: int) -> str | None:
@@ -343,12 +346,22 @@ def _store_result(
             if status == JobStatus.CANCELLED:
                 _release(job, "cancelled while running")
             return False
+        transpile_end = started + timedelta(seconds=result.transpile_seconds)
+        execute_end = transpile_end + timedelta(seconds=result.execute_seconds)
+        execute_data = {"backend": result.backend_id, "shots": result.shots, "attempt": attempt}
         transition(
             job.pk,
             from_statuses=[JobStatus.RUNNING],
             to_status=JobStatus.SUCCEEDED,
             actor_label=WORKER,
             reason=f"{result.backend_id}: {sum(counts.values())} shots",
+            # The stage timeline goes in the lifecycle event's INSERT: this commit is on every job's path.
+            stages=[
+                (Stage.TRANSPILE, started, transpile_end, {}),
+                (Stage.EXECUTE, transpile_end, execute_end, execute_data),
+                (Stage.PARSE, parse_start, post_start, {}),
+                (Stage.POSTPROCESS, post_start, done, {}),
+            ],
             counts=counts,
             result_meta=meta,
             metrics=metrics,
@@ -362,27 +375,6 @@ def _store_result(
             not_before=None,
             error_code="",
             error_message="",
-        )
-        transpile_end = started + timedelta(seconds=result.transpile_seconds)
-        execute_end = transpile_end + timedelta(seconds=result.execute_seconds)
-        execute_data = {"backend": result.backend_id, "shots": result.shots, "attempt": attempt}
-        # What `record_stage` writes, four rows in one INSERT: this commit is on every job's path.
-        JobEvent.objects.bulk_create(
-            JobEvent(
-                job_id=job.pk,
-                stage=stage,
-                actor_label=WORKER,
-                started_at=begin,
-                ended_at=end,
-                duration_ms=(end - begin).total_seconds() * 1000.0,
-                data=data,
-            )
-            for stage, begin, end, data in (
-                (Stage.TRANSPILE, started, transpile_end, {}),
-                (Stage.EXECUTE, transpile_end, execute_end, execute_data),
-                (Stage.PARSE, parse_start, post_start, {}),
-                (Stage.POSTPROCESS, post_start, done, {}),
-            )
         )
         _settle(job, cost_micros)
     return True
@@ -429,7 +421,7 @@ def _requeue(job: Job, attempt: int, *, reason: str, delay: float, code: str = "
             error_message=message,
         )
         if moved:
-            transaction.on_commit(lambda: enqueue_job(job.pk, run_at=not_before))
+            enqueue_job(job.pk, run_at=not_before, job=job)
     return moved
 
 
@@ -686,7 +678,7 @@ def reap_jobs(now: datetime | None = None) -> dict[str, int]:
             ):
                 counts["requeued"] += 1
                 requeued.add(row.pk)
-                transaction.on_commit(lambda pk=row.pk: enqueue_job(pk))
+                enqueue_job(row.pk)
 
     pending = _waiting_task_job_ids()
     stale = Job.objects.filter(status=JobStatus.QUEUED, updated_at__lt=now - _lost_after()).filter(

@@ -51,10 +51,11 @@ def test_pause_and_resume_a_queued_job(cast, django_capture_on_commit_callbacks)
     event = _last_transition(job)
     assert (event.actor, event.reason, event.from_status) == (cast.bob, "waiting for calibration", "queued")
 
+    before = enqueued_job_ids()
     with django_capture_on_commit_callbacks(execute=True):
         resumed = job_resume(user=cast.alice, job_id=job.pk, reason="calibrated")
     assert (resumed.status, resumed.paused_from) == (JobStatus.QUEUED, "")
-    assert enqueued_job_ids() == [str(job.pk)]
+    assert enqueued_job_ids() == [*before, str(job.pk)]
     assert (_last_transition(job).actor, _last_transition(job).reason) == (cast.alice, "calibrated")
 
 
@@ -117,6 +118,7 @@ def test_cancelling_a_finished_job_is_a_conflict(cast, status):
 def test_reroute_a_queued_job_to_another_simulator(cast, django_capture_on_commit_callbacks):
     job = _queued(cast)
     old_fingerprint = job.fingerprint
+    before = enqueued_job_ids()
 
     with django_capture_on_commit_callbacks(execute=True):
         moved = job_reroute(user=cast.alice, job_id=job.pk, backend="aer", reason="compare with aer")
@@ -124,7 +126,7 @@ def test_reroute_a_queued_job_to_another_simulator(cast, django_capture_on_commi
     assert (moved.status, moved.backend, moved.tier) == (JobStatus.QUEUED, "aer", 0)
     assert moved.fingerprint != old_fingerprint
     assert moved.estimate["backend"] == "aer" and "pinned" in moved.policy_reasons[0]
-    assert enqueued_job_ids() == [str(job.pk)]
+    assert enqueued_job_ids() == [*before, str(job.pk)]
     event = _last_transition(job)
     assert (event.from_status, event.to_status, event.actor, event.reason) == (
         "queued",

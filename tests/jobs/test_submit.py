@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
+from django.db import connection, transaction
 
 from budgets.errors import BudgetExceeded, Forbidden, Invalid, NotFound
 from budgets.models import AuditEvent, Budget, Hold, HoldStatus
@@ -26,11 +29,38 @@ def test_submitted_job_is_queued_and_enqueued_after_commit(cast, django_capture_
     assert AuditEvent.objects.filter(action="job.submit", target=f"job:{job.pk}", actor=cast.alice).exists()
 
 
-def test_nothing_is_enqueued_before_commit(cast, django_capture_on_commit_callbacks):
-    with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        job_submit(user=cast.alice, request=ghz(cast.qlab_experiment, 3))
-    assert callbacks, "the enqueue waits for the commit"
-    assert enqueued_job_ids() == []
+def _seen_by_a_worker() -> list[str]:
+    """What a worker's own database connection sees in the broker right now (another thread, so
+    another connection: only committed rows)."""
+    seen: list[str] = []
+
+    def look() -> None:
+        try:
+            seen.extend(enqueued_job_ids())
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=look)
+    thread.start()
+    thread.join()
+    return seen
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_task_commits_with_the_job_and_rolls_back_with_it(cast):
+    class Abort(Exception):
+        pass
+
+    with pytest.raises(Abort), transaction.atomic():
+        job = job_submit(user=cast.alice, request=ghz(cast.qlab_experiment, 3)).job
+        assert enqueued_job_ids() == [str(job.pk)]  # written in the submit's transaction …
+        assert _seen_by_a_worker() == []  # … and invisible to the workers until it commits
+        raise Abort
+    assert enqueued_job_ids() == [] and Job.objects.count() == 0  # a rollback takes both back
+
+    with transaction.atomic():
+        job = job_submit(user=cast.alice, request=ghz(cast.qlab_experiment, 3)).job
+    assert _seen_by_a_worker() == [str(job.pk)]
 
 
 def test_job_has_stage_events_and_the_traceparents_trace_id(cast):
