@@ -123,9 +123,7 @@ DATABASE_URL = os.environ.get("DATABASE_URL", "")
 # dropped, so reuse is safe. 0 turns it off.
 DB_CONN_MAX_AGE = int(os.environ.get("DB_CONN_MAX_AGE", "300"))
 if DATABASE_URL:
-    DATABASES = {
-        "default": dj_database_url.parse(DATABASE_URL, conn_max_age=DB_CONN_MAX_AGE, conn_health_checks=True)
-    }
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=DB_CONN_MAX_AGE, conn_health_checks=True)}
 else:
     DATABASES = {
         "default": {
