@@ -285,13 +285,15 @@ def hold_reserve(
     amount_micros: int,
     actor: AbstractBaseUser | None = None,
     ttl: timedelta = HOLD_TTL,
+    new_job: bool = False,
 ) -> Hold:
     """Reserve `amount_micros` of `budget` for `job`, or raise BudgetExceeded naming what is left.
 
     Idempotent per job (a job has at most one hold): a pending hold is returned unchanged — use
     `hold_adjust` to change its amount — and a released or expired one is reopened. A free job still gets
     a hold of 0 so every job settles or releases the same way. Call it inside the transaction that
-    creates the job: if that rolls back, so does the reservation.
+    creates the job: if that rolls back, so does the reservation. `new_job`: the job was created in
+    this transaction, so it has no hold to look for.
     """
     if amount_micros < 0:
         raise Invalid("a reservation cannot be negative", field="amount")
@@ -300,7 +302,7 @@ def hold_reserve(
     now = timezone.now()
     try:
         with transaction.atomic():
-            existing = Hold.objects.select_for_update().filter(job=job).first()
+            existing = None if new_job else Hold.objects.select_for_update().filter(job=job).first()
             if existing is not None:
                 return _hold_reopen(hold=existing, amount_micros=amount_micros, actor=actor, expires_at=now + ttl)
             if not _reserve_on_budget(budget.pk, amount_micros):
@@ -409,6 +411,21 @@ def hold_settle(*, job: Any, actual_micros: int, actor: AbstractBaseUser | None 
         hold = _pending_hold_locked(job)
         if hold is None:
             return None
+        if hold.amount_micros == 0 and actual_micros == 0:
+            # A free run moves no money: close the hold and book it, without locking the budget row
+            # that every other job of the team settles against.
+            now = timezone.now()
+            hold.status, hold.settled_micros, hold.closed_at = HoldStatus.SETTLED, 0, now
+            hold.save(update_fields=["status", "settled_micros", "closed_at"])
+            LedgerEntry.objects.create(
+                budget_id=hold.budget_id,
+                kind=LedgerKind.SETTLE,
+                amount_micros=0,
+                hold=hold,
+                actor=_actor_or_none(actor),
+                memo=f"job {job.pk}: actual {format_money(0)}, held {format_money(0)}",
+            )
+            return hold
         budget = Budget.objects.select_for_update().select_related("team").get(pk=hold.budget_id)
         # What this settlement may add to `spent` while `reserved` drops by the hold's amount.
         room = budget.limit_micros - budget.spent_micros - budget.reserved_micros + hold.amount_micros

@@ -265,11 +265,17 @@ Q_CLUSTER = {
     "retry": Q_RETRY,
     "max_attempts": int(os.environ.get("Q_MAX_ATTEMPTS", "3")),
     "ack_failures": True,
+    # The ORM broker, plus LISTEN/NOTIFY on PostgreSQL: an idle cluster wakes when a task commits
+    # (hybridportal/broker.py); `poll` is then only the fallback, e.g. for delayed tasks.
+    "broker_class": "hybridportal.broker.NotifyORM",
     "poll": float(os.environ.get("Q_POLL", "0.05")),
     "catch_up": False,
     "recycle": 500,
     "max_rss": 2_000_000,
-    "save_limit": 2000,
+    # Successful results are kept (no per-result pruning: django-q2 locks and reads every stored
+    # success on each save when save_limit > 0) and purged by age by the reaper. Job tasks store no
+    # success at all: the Job row and its events are the record.
+    "save_limit": 0,
     "queue_limit": 4,
     "label": "Workers",
     "ALT_CLUSTERS": {
@@ -291,6 +297,8 @@ JOB_RETRY_BACKOFF_MAX_SECONDS = float(os.environ.get("JOB_RETRY_BACKOFF_MAX_SECO
 JOB_DEADLINE_MARGIN_SECONDS = float(os.environ.get("JOB_DEADLINE_MARGIN_SECONDS", "30"))
 # A queued job whose task is missing from the broker this long after its last change is enqueued again.
 JOB_LOST_ENQUEUE_SECONDS = float(os.environ.get("JOB_LOST_ENQUEUE_SECONDS", "60"))
+# Successful django-q2 task records (schedules, sweeps) are kept this long.
+Q_SUCCESS_KEEP_HOURS = float(os.environ.get("Q_SUCCESS_KEEP_HOURS", "72"))
 # How often a submitted hardware job is polled.
 HARDWARE_POLL_SECONDS = float(os.environ.get("HARDWARE_POLL_SECONDS", "2"))
 

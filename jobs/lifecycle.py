@@ -112,7 +112,8 @@ def transition(
             ended_at=now,
         )
         label = lifecycle.actor_label
-        JobEvent.objects.bulk_create([lifecycle, *(stage_event(job_id, *s, actor_label=label) for s in stages)])
+        # The stages happened before the change they lead to: they come first on the timeline.
+        JobEvent.objects.bulk_create([*(stage_event(job_id, *s, actor_label=label) for s in stages), lifecycle])
     if instance is not None:
         for name, value in updates.items():
             if not hasattr(value, "resolve_expression"):  # an F() expression's value is not known here

@@ -141,6 +141,19 @@ class Job(models.Model):
             models.Index(fields=["fingerprint", "status"], name="job_fingerprint_status"),
             models.Index(fields=["backend", "status"], name="job_backend_status"),
             models.Index(fields=["experiment", "-created_at"], name="job_experiment_created"),
+            # The policy's run records: a backend's latest finished jobs (circuit breaker) and its
+            # latest runs of a family (observed speed). Partial: a backlog of unfinished jobs would
+            # otherwise sit first in a newest-first scan.
+            models.Index(
+                fields=["backend", "-finished_at"],
+                name="job_backend_finished",
+                condition=models.Q(finished_at__isnull=False),
+            ),
+            models.Index(
+                fields=["family", "backend", "-finished_at"],
+                name="job_family_backend_finished",
+                condition=models.Q(finished_at__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:

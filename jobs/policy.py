@@ -19,6 +19,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.db.models import F, QuerySet, Window
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from adapters import registry
@@ -90,13 +92,10 @@ def open_breakers(*, backend_ids: list[str] | None = None, now: datetime | None 
     recent = Job.objects.filter(
         status__in=[JobStatus.SUCCEEDED, JobStatus.FAILED], finished_at__gte=since, cached_from__isnull=True
     )
-    if backend_ids is not None:
-        recent = recent.filter(backend__in=backend_ids)
     per_backend: dict[str, list[tuple[str, str]]] = {}
-    for backend, status, code in recent.order_by("-finished_at").values_list("backend", "status", "error_code"):
-        rows = per_backend.setdefault(backend, [])
-        if len(rows) < cfg["window_jobs"]:
-            rows.append((status, code))
+    latest = _latest_per_backend(recent, int(cfg["window_jobs"]), backend_ids, ("backend", "status", "error_code"))
+    for backend, status, code in latest:
+        per_backend.setdefault(backend, []).append((status, code))
     opened = {}
     for backend, rows in per_backend.items():
         failed = sum(1 for status, code in rows if status == JobStatus.FAILED and code not in NOT_BACKEND_ERRORS)
@@ -107,28 +106,49 @@ def open_breakers(*, backend_ids: list[str] | None = None, now: datetime | None 
     return opened
 
 
-def observed_seconds(*, family: str, n_qubits: int, per_backend: int = 20) -> dict[str, tuple[float, int]]:
+def observed_seconds(
+    *, family: str, n_qubits: int, backend_ids: list[str] | None = None, per_backend: int = 20
+) -> dict[str, tuple[float, int]]:
     """Backend → (median execute seconds, runs) over its recent succeeded runs of the same family at a
     similar width (±10 %, at least ±2 qubits); only backends with 3 or more such runs."""
     spread = max(2, n_qubits // 10)
-    metas = (
-        Job.objects.filter(
-            family=family,
-            status=JobStatus.SUCCEEDED,
-            cached_from__isnull=True,
-            n_qubits__gte=n_qubits - spread,
-            n_qubits__lte=n_qubits + spread,
-        )
-        .order_by("-finished_at")
-        .values_list("backend", "result_meta")[:2000]
+    runs = Job.objects.filter(
+        family=family,
+        status=JobStatus.SUCCEEDED,
+        cached_from__isnull=True,
+        n_qubits__gte=n_qubits - spread,
+        n_qubits__lte=n_qubits + spread,
+        result_meta__execute_seconds__isnull=False,
     )
     seconds: dict[str, list[float]] = {}
-    for backend, meta in metas:
-        value = meta.get("execute_seconds") if isinstance(meta, dict) else None
-        runs = seconds.setdefault(backend, [])
-        if isinstance(value, int | float) and len(runs) < per_backend:
-            runs.append(float(value))
+    for backend, value in _latest_per_backend(
+        runs, per_backend, backend_ids, ("backend", "result_meta__execute_seconds")
+    ):
+        if isinstance(value, int | float):
+            seconds.setdefault(backend, []).append(float(value))
     return {b: (statistics.median(v), len(v)) for b, v in seconds.items() if len(v) >= 3}
+
+
+# Up to this many backends, one indexed LIMIT query each beats ranking a backend's whole history.
+_PER_BACKEND_QUERIES = 8
+
+
+def _latest_per_backend(
+    jobs: QuerySet[Job], n: int, backend_ids: list[str] | None, fields: tuple[str, ...]
+) -> list[tuple[Any, ...]]:
+    """`fields` of the `n` most recently finished of `jobs` on each backend (of `backend_ids`, or all).
+
+    Computed in the database: every submission asks, and a busy backend has thousands of jobs."""
+    jobs = jobs.filter(finished_at__isnull=False)  # lets the partial run-record indexes serve it
+    if backend_ids is not None and len(backend_ids) <= _PER_BACKEND_QUERIES:
+        rows: list[tuple[Any, ...]] = []
+        for backend_id in backend_ids:
+            rows += jobs.filter(backend=backend_id).order_by("-finished_at").values_list(*fields)[:n]
+        return rows
+    if backend_ids is not None:
+        jobs = jobs.filter(backend__in=backend_ids)
+    newest_first = Window(RowNumber(), partition_by=[F("backend")], order_by=F("finished_at").desc())
+    return list(jobs.annotate(recency=newest_first).filter(recency__lte=n).values_list(*fields))
 
 
 def price_overrides() -> dict[str, Price]:
@@ -277,7 +297,7 @@ def select_backend(
                 skipped[c.backend_id] = f"max_tier={max_tier} asks for noise"
         fitting = [c for c in fitting if c.caps.noise]
         noise_note = "noisy "
-    _apply_observed(fitting, observed_seconds(family=family, n_qubits=n))
+    _apply_observed(fitting, observed_seconds(family=family, n_qubits=n, backend_ids=[c.backend_id for c in fitting]))
     # Ties go to the lower tier, then the smaller device (a smaller noise model builds faster).
     fitting.sort(key=lambda c: (c.cost_micros, c.seconds, c.caps.tier, c.caps.max_qubits, c.backend_id))
     best = fitting[0]
@@ -388,7 +408,7 @@ def _pinned(
     candidate = _estimate(caps, price=price, circuit=circuit, shots=shots, seed=seed)
     if isinstance(candidate, str):
         raise Invalid(f"{pin} cannot run this job: {candidate}", field="backend", code="backend_unfit")
-    _apply_observed([candidate], observed_seconds(family=family, n_qubits=circuit.n_qubits))
+    _apply_observed([candidate], observed_seconds(family=family, n_qubits=circuit.n_qubits, backend_ids=[pin]))
     reasons = [
         f"{pin}: pinned by the request (tier {caps.tier}, {_money(candidate.cost_micros)}, "
         f"~{_seconds_text(candidate.seconds)}, {candidate.seconds_source})"

@@ -23,7 +23,7 @@ import logging
 import re
 import secrets
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -45,7 +45,7 @@ from budgets.models import Budget, ExperimentClass, Hold, HoldStatus, Membership
 from budgets.money import format_money, from_micros, to_micros
 from jobs import policy, selectors
 from jobs.contract import ContractError, JobRequest, ParsedJob, parse_job_request, resolve_job_request
-from jobs.lifecycle import record_stages, transition
+from jobs.lifecycle import transition
 from jobs.models import (
     Approval,
     ApprovalStatus,
@@ -575,9 +575,8 @@ def _submit(*, user: AbstractBaseUser, req: JobRequest, trace_id: str, seed: int
     seed = seed_for(job_id) if seed is None else seed
     plan = _plan(user, req, seed=seed)
     job = _job_create(job_id=job_id, user=user, plan=plan, trace_id=trace_id, seed=seed)
-    record_stages(job.pk, plan.stages)
     if plan.cached is not None:
-        _serve_from_cache(job=job, source=plan.cached, user=user)
+        _serve_from_cache(job=job, source=plan.cached, user=user, stages=plan.stages)
     else:
         parked = _reserve(
             job=job,
@@ -588,7 +587,14 @@ def _submit(*, user: AbstractBaseUser, req: JobRequest, trace_id: str, seed: int
             new=True,
         )
         reasons = plan.approval_reasons + ([parked] if parked else [])
-        _gate(job=job, user=user, reasons=reasons, from_status=JobStatus.SUBMITTED, note=_failover_note(plan.decision))
+        _gate(
+            job=job,
+            user=user,
+            reasons=reasons,
+            from_status=JobStatus.SUBMITTED,
+            note=_failover_note(plan.decision),
+            stages=plan.stages,
+        )
     job.team = plan.experiment.team  # loaded already: spares the audit a query
     _audit(
         "job.submit",
@@ -624,7 +630,7 @@ def _reserve(
         if not new and Hold.objects.filter(job=job, status=HoldStatus.PENDING).exists():
             budget_services.hold_adjust(job=job, amount_micros=amount_micros, actor=actor)
         else:
-            budget_services.hold_reserve(job=job, budget=budget, amount_micros=amount_micros, actor=actor)
+            budget_services.hold_reserve(job=job, budget=budget, amount_micros=amount_micros, actor=actor, new_job=new)
     except BudgetExceeded as exc:
         if not park:
             raise
@@ -674,7 +680,9 @@ def _job_create(*, job_id: uuid.UUID, user: AbstractBaseUser, plan: _Plan, trace
     )
 
 
-def _serve_from_cache(*, job: Job, source: Job, user: AbstractBaseUser) -> None:
+def _serve_from_cache(
+    *, job: Job, source: Job, user: AbstractBaseUser, stages: Sequence[tuple[str, datetime, datetime, dict[str, Any]]]
+) -> None:
     """The new job is born succeeded with the earlier counts; it costs nothing and is never enqueued."""
     origin_id = source.cached_from_id or source.pk
     now = timezone.now()
@@ -694,12 +702,22 @@ def _serve_from_cache(*, job: Job, source: Job, user: AbstractBaseUser) -> None:
         cost_micros=0,
         started_at=now,
         finished_at=now,
+        stages=stages,
         instance=job,
     )
 
 
-def _gate(*, job: Job, user: AbstractBaseUser, reasons: list[str], from_status: str, note: str = "") -> None:
-    """Send the job to approval (with an Approval request and mail to approvers) or to the queue."""
+def _gate(
+    *,
+    job: Job,
+    user: AbstractBaseUser,
+    reasons: list[str],
+    from_status: str,
+    note: str = "",
+    stages: Sequence[tuple[str, datetime, datetime, dict[str, Any]]] = (),
+) -> None:
+    """Send the job to approval (with an Approval request and mail to approvers) or to the queue.
+    `stages`: timed stages to record with the transition (the submit's validate, assemble, select)."""
     now = timezone.now()
     if reasons:
         moved = transition(
@@ -710,6 +728,7 @@ def _gate(*, job: Job, user: AbstractBaseUser, reasons: list[str], from_status: 
             reason=note or "needs approval: " + "; ".join(reasons),
             needs_approval=True,
             paused_from="",
+            stages=stages,
             instance=job,
         )
         if not moved:
@@ -726,6 +745,7 @@ def _gate(*, job: Job, user: AbstractBaseUser, reasons: list[str], from_status: 
             needs_approval=False,
             queued_at=now,
             paused_from="",
+            stages=stages,
             instance=job,
         )
         if not moved:

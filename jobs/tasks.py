@@ -37,7 +37,6 @@ from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, transaction
 from django.db.models import Q
 from django.utils import timezone
-from django_q.brokers.orm import ORM
 from django_q.conf import Conf
 from django_q.tasks import async_task
 
@@ -45,6 +44,7 @@ from adapters.base import AdapterError, ExecutionRequest, PollResult, RemoteStat
 from adapters.ir import Circuit
 from budgets.services import hold_release, hold_settle
 from budgets.tasks import SWEEP_MINUTES
+from hybridportal.broker import NotifyORM, notify
 from jobs.lifecycle import transition
 from jobs.metrics import hellinger_fidelity
 from jobs.models import Job, JobEvent, JobStatus, Priority, Stage
@@ -103,16 +103,17 @@ def cluster_for(job: Job) -> str:
     return INTERACTIVE
 
 
-class _EnqueueBroker(ORM):
-    """The ORM broker as a web process or a task uses it to enqueue, optionally delayed.
+class _EnqueueBroker(NotifyORM):
+    """The portal's broker as a web process or a task uses it to enqueue, optionally delayed.
 
     `run_at`: the row is written locked until then, and no cluster pulls it earlier. `lock` is the ORM
     broker's own "do not pull until" column (a cluster sets it to now + retry when it pulls a row), so
-    the delay has the broker's durability: it survives restarts.
+    the delay has the broker's durability: it survives restarts. A task due now also wakes the
+    cluster's pusher (NOTIFY, delivered at commit); a delayed one is found by the pusher's poll.
 
     django-q2's ORM broker closes the process's database connection before every use outside a
-    transaction — meant for the cluster's long-lived pusher thread; with CONN_MAX_AGE=0 it costs a
-    reconnect per enqueue. Here Django's request/task cycle manages the connection.
+    transaction — meant for the cluster's long-lived pusher; here Django's request/task cycle manages
+    the connection.
     """
 
     def __init__(self, list_key: str, run_at: datetime | None = None) -> None:
@@ -126,13 +127,20 @@ class _EnqueueBroker(ORM):
         return OrmQ.objects.using(Conf.ORM)
 
     def enqueue(self, task: str) -> int:
-        lock = self.run_at or timezone.now()
-        return self.get_connection().create(key=self.list_key, payload=task, lock=lock).pk
+        now = timezone.now()
+        pk = self.get_connection().create(key=self.list_key, payload=task, lock=self.run_at or now).pk
+        if self.run_at is None or self.run_at <= now:
+            notify(self.list_key)
+        return pk
 
 
 def _enqueue(func: str, job_id: str, *, cluster: str, run_at: datetime | None = None) -> str | None:
     """Queue `func(job_id)` on `cluster`, not to run before `run_at`."""
     options: dict[str, Any] = {"cluster": cluster, "task_name": f"{func.rsplit('.', 1)[-1]}:{job_id}"}
+    if func == RUN_JOB:
+        # Its outcome is the job's; a stored django-q2 success would only duplicate it (failures of the
+        # task itself, e.g. an import error, are still stored).
+        options["save"] = False
     if Conf.ORM:
         options["broker"] = _EnqueueBroker(cluster, run_at)
     elif run_at is not None and run_at > timezone.now():
@@ -340,19 +348,17 @@ def _store_result(
         **({"adapter": dict(result.metadata)} if result.metadata else {}),
         **(extra_meta or {}),
     }
+    transpile_end = started + timedelta(seconds=result.transpile_seconds)
+    execute_end = transpile_end + timedelta(seconds=result.execute_seconds)
+    execute_data = {"backend": result.backend_id, "shots": result.shots, "attempt": attempt}
     with transaction.atomic():
-        if _owned_status(job.pk, attempt) is None:
-            status = Job.objects.filter(pk=job.pk).values_list("status", flat=True).first()
-            if status == JobStatus.CANCELLED:
-                _release(job, "cancelled while running")
-            return False
-        transpile_end = started + timedelta(seconds=result.transpile_seconds)
-        execute_end = transpile_end + timedelta(seconds=result.execute_seconds)
-        execute_data = {"backend": result.backend_id, "shots": result.shots, "attempt": attempt}
-        transition(
+        # The UPDATE's WHERE (running, and still this attempt) takes the row lock and re-checks it
+        # after any wait, so a cancel or the reaper that got there first makes this a no-op.
+        stored = transition(
             job.pk,
             from_statuses=[JobStatus.RUNNING],
             to_status=JobStatus.SUCCEEDED,
+            expect={"attempts": attempt},
             actor_label=WORKER,
             reason=f"{result.backend_id}: {sum(counts.values())} shots",
             # The stage timeline goes in the lifecycle event's INSERT: this commit is on every job's path.
@@ -376,6 +382,10 @@ def _store_result(
             error_code="",
             error_message="",
         )
+        if not stored:
+            if Job.objects.filter(pk=job.pk).values_list("status", flat=True).first() == JobStatus.CANCELLED:
+                _release(job, "cancelled while running")
+            return False
         _settle(job, cost_micros)
     return True
 
@@ -695,9 +705,20 @@ def reap_jobs(now: datetime | None = None) -> dict[str, int]:
 
     counts["approvals_expired"] = approvals_expire(now=now)
     counts["idempotency_keys_purged"] = idempotency_keys_purge(now=now)
+    counts["task_results_purged"] = _task_results_purge(now)
     if counts["requeued"] or counts["failed"] or counts["reenqueued"]:
         logger.info("reaper: %s", counts)
     return counts
+
+
+def _task_results_purge(now: datetime) -> int:
+    """Delete django-q2's successful task records older than Q_SUCCESS_KEEP_HOURS (save_limit is 0,
+    so nothing else prunes them); failures stay for an admin to read."""
+    from django_q.models import Success
+
+    keep = timedelta(hours=float(getattr(settings, "Q_SUCCESS_KEEP_HOURS", 72)))
+    deleted, _ = Success.objects.filter(stopped__lt=now - keep).delete()
+    return deleted
 
 
 # --- schedules ------------------------------------------------------------------------------------

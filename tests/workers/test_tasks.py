@@ -19,7 +19,7 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
-from django_q.models import OrmQ, Schedule
+from django_q.models import OrmQ, Schedule, Task
 
 from adapters import registry
 from adapters.base import (
@@ -328,6 +328,24 @@ def test_the_reaper_enqueues_a_queued_job_whose_task_was_lost(cast: Any) -> None
     enqueued = sorted(row.task["args"][0] for row in OrmQ.objects.all())
     assert enqueued == sorted([str(lost.pk), str(waiting.pk)])
     assert str(backing_off.pk) not in enqueued
+
+
+@pytest.mark.django_db
+def test_the_reaper_purges_old_task_successes_and_keeps_failures(settings: Any) -> None:
+    settings.Q_SUCCESS_KEEP_HOURS = 24
+    now = timezone.now()
+
+    def record(name: str, *, success: bool, age: timedelta) -> None:
+        Task.objects.create(
+            id=name, name=name, func="jobs.tasks.reap_jobs", started=now - age, stopped=now - age, success=success
+        )
+
+    record("old-success", success=True, age=timedelta(hours=25))
+    record("new-success", success=True, age=timedelta(hours=1))
+    record("old-failure", success=False, age=timedelta(days=30))
+
+    assert tasks.reap_jobs(now=now)["task_results_purged"] == 1
+    assert sorted(Task.objects.values_list("name", flat=True)) == ["new-success", "old-failure"]
 
 
 @pytest.mark.django_db

@@ -1,0 +1,100 @@
+"""django-q2's ORM broker, woken by PostgreSQL LISTEN/NOTIFY instead of only polling.
+
+The stock ORM broker's pusher sleeps `poll` seconds whenever the queue is empty, so every task waits
+on average half a poll before a worker sees it. Here an enqueue also sends `NOTIFY` on the cluster's
+channel, in the enqueuing transaction (PostgreSQL delivers it at commit, when the task row becomes
+visible), and an idle pusher waits on a `LISTEN` connection instead of sleeping: it wakes as soon as a
+task commits. The wait still ends after `poll` seconds, so a missed notification, a task delayed with
+a future `lock` (retry backoff, the next hardware poll) and a task enqueued by a process without this
+broker are all picked up exactly as before. On any other database it is the ORM broker unchanged.
+
+Configured as `Q_CLUSTER["broker_class"]`, so `async_task` and the clusters use it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from typing import Any
+
+import psycopg
+from django.db import connections
+from django_q.brokers.orm import ORM
+from django_q.conf import Conf, logger
+from psycopg import sql
+
+
+def channel(list_key: str) -> str:
+    """The NOTIFY channel of a cluster's queue (a PostgreSQL identifier: at most 63 bytes)."""
+    return f"django_q_{list_key}"[:63]
+
+
+def _postgres() -> bool:
+    return connections[Conf.ORM].vendor == "postgresql"
+
+
+def notify(list_key: str) -> None:
+    """Wake the pusher of `list_key`'s cluster once the current transaction commits (now, outside one)."""
+    if _postgres():
+        with connections[Conf.ORM].cursor() as cursor:
+            cursor.execute("SELECT pg_notify(%s, '')", [channel(list_key)])
+
+
+class NotifyORM(ORM):
+    def __init__(self, list_key: str | None = None) -> None:
+        super().__init__(list_key=list_key or Conf.CLUSTER_NAME)
+        self._listener: psycopg.Connection[Any] | None = None
+        self._listener_pid = 0
+
+    def enqueue(self, task: str) -> Any:
+        pk = super().enqueue(task)
+        notify(self.list_key)
+        return pk
+
+    def dequeue(self) -> list[tuple[Any, Any]] | None:
+        if not _postgres():
+            return super().dequeue()
+        # LISTEN before looking, so a task committed between the look and the wait still wakes us.
+        listener = self._listen()
+        tasks = self._pull()
+        if tasks or listener is None:
+            return tasks or super().dequeue()  # nothing to wait on: the ORM broker's sleep
+        try:
+            for _ in listener.notifies(timeout=Conf.POLL, stop_after=1):
+                pass
+        except psycopg.Error:
+            logger.warning("the LISTEN connection broke; polling until it is back", exc_info=True)
+            self._close()
+        return None
+
+    def _pull(self) -> list[tuple[Any, Any]]:
+        """The ORM broker's dequeue without its sleep: lock and return up to `bulk` due tasks."""
+        from django.utils import timezone
+
+        rows = self.get_connection().filter(key=self.list_key, lock__lt=timezone.now())[: Conf.BULK]
+        pulled = []
+        for row in rows:
+            # Another cluster on the same queue may lock the row first; then it is theirs.
+            if self.get_connection().filter(id=row.id, lock=row.lock).update(lock=self.timeout(row)):
+                pulled.append((row.pk, row.payload))
+        return pulled
+
+    def _listen(self) -> psycopg.Connection[Any] | None:
+        """This process's LISTEN connection (opened after a fork, never shared with Django's)."""
+        if self._listener_pid != os.getpid():
+            self._listener, self._listener_pid = None, os.getpid()  # the parent's is not ours
+        if self._listener is None or self._listener.closed:
+            try:
+                params = connections[Conf.ORM].get_connection_params()
+                self._listener = psycopg.connect(**params, autocommit=True)
+                self._listener.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel(self.list_key))))
+            except psycopg.Error:
+                logger.warning("could not LISTEN for new tasks; polling instead", exc_info=True)
+                self._close()
+        return self._listener
+
+    def _close(self) -> None:
+        if self._listener is not None:
+            with contextlib.suppress(psycopg.Error):
+                self._listener.close()
+        self._listener = None
