@@ -301,6 +301,12 @@ JOB_LOST_ENQUEUE_SECONDS = float(os.environ.get("JOB_LOST_ENQUEUE_SECONDS", "60"
 Q_SUCCESS_KEEP_HOURS = float(os.environ.get("Q_SUCCESS_KEEP_HOURS", "72"))
 # How often a submitted hardware job is polled.
 HARDWARE_POLL_SECONDS = float(os.environ.get("HARDWARE_POLL_SECONDS", "2"))
+# A hardware job fails after this many transient poll errors in a row: otherwise a vendor that lost the
+# job is polled forever, its hold never released. Polls back off like retries, so 20 ride out ~1 h.
+HARDWARE_POLL_MAX_ERRORS = int(os.environ.get("HARDWARE_POLL_MAX_ERRORS", "20"))
+# A hardware job still queued/running at the vendor this long after submission is cancelled there and
+# failed: its budget hold stays reserved the whole time, and a week-old vendor queue entry is stuck.
+HARDWARE_MAX_WAIT_SECONDS = float(os.environ.get("HARDWARE_MAX_WAIT_SECONDS", str(7 * 24 * 3600)))
 
 # --- Backends -------------------------------------------------------------------------------------
 HYBRIDPORTAL_BACKENDS = {

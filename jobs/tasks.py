@@ -17,7 +17,8 @@ So each task is safe to run twice:
 - Hardware (tier 3) never blocks a worker on a vendor queue: `submit_hardware_job` stores the remote
   id before anything else can fail, and `poll_hardware_job` polls by remote id, so a restarted worker
   resumes where the dead one stopped and never submits twice (the job id is also the vendor's
-  idempotency token).
+  idempotency token). Polling ends: after HARDWARE_POLL_MAX_ERRORS transient poll errors in a row, or
+  HARDWARE_MAX_WAIT_SECONDS after submission, the job fails and the remote job is cancelled.
 
 Routing (`enqueue_job`): tier 3 → cluster ``hardware``; priority batch → ``batch``; everything else →
 ``interactive``. Delays (retry backoff, the next poll) are ORM-broker rows locked until the due time,
@@ -59,6 +60,8 @@ POLL_HARDWARE_JOB = "jobs.tasks.poll_hardware_job"
 JOB_TASKS = frozenset({RUN_JOB, SUBMIT_HARDWARE_JOB, POLL_HARDWARE_JOB})
 WORKER = "worker"
 REAPER = "reaper"
+# result_meta keys counting a hardware job's consecutive transient poll errors; a good poll drops them.
+_POLL_ERROR_KEYS = ("poll_errors", "last_poll_error")
 
 
 # --- settings -------------------------------------------------------------------------------------
@@ -76,6 +79,16 @@ def _backoff_seconds(attempt: int) -> float:
 
 def _poll_seconds() -> float:
     return float(getattr(settings, "HARDWARE_POLL_SECONDS", 2.0))
+
+
+def _poll_max_errors() -> int:
+    """Transient poll errors in a row after which a hardware job fails (a success resets the count)."""
+    return int(getattr(settings, "HARDWARE_POLL_MAX_ERRORS", 20))
+
+
+def _max_wait_seconds() -> float:
+    """How long a remote job may stay queued or running at the vendor, from its submission."""
+    return float(getattr(settings, "HARDWARE_MAX_WAIT_SECONDS", 7 * 24 * 3600.0))
 
 
 def _lost_after() -> timedelta:
@@ -584,8 +597,7 @@ def poll_hardware_job(job_id: str) -> str:
         state: PollResult = adapter.poll(job.remote_id)
     except AdapterError as exc:
         if exc.transient:
-            _enqueue_poll(str(job.pk), job.not_before or now)
-            return "poll failed; retrying"
+            return _on_poll_error(job, exc, now)
         _fail(job, job.attempts, code=exc.code, message=exc.vendor_message or str(exc))
         return "failed"
     if state.state is RemoteState.DONE:
@@ -617,7 +629,18 @@ def poll_hardware_job(job_id: str) -> str:
             ):
                 _release(job, "cancelled by the vendor")
         return "cancelled"
-    # Still queued or running at the vendor: keep the ETA where the UI can show it.
+    # Still queued or running at the vendor.
+    waited = (now - _submitted_at(job)).total_seconds()
+    if waited > _max_wait_seconds():
+        message = (
+            f"still {state.state} at {job.backend} {waited:.0f} s after submission, past "
+            f"HARDWARE_MAX_WAIT_SECONDS = {_max_wait_seconds():g} s; the portal asked the vendor to cancel "
+            f"remote job {job.remote_id}"
+        )
+        if _fail(job, job.attempts, code="hardware_wait_limit", message=message):
+            _cancel_remote(job.backend, job.remote_id)
+        return "failed"
+    # Keep the ETA where the UI can show it; a successful poll ends any run of poll errors.
     vendor = {
         "state": str(state.state),
         "queue_position": state.queue_position,
@@ -625,9 +648,46 @@ def poll_hardware_job(job_id: str) -> str:
         "detail": state.detail,
         "polled_at": now.isoformat(),
     }
-    Job.objects.filter(pk=job.pk, status=JobStatus.RUNNING).update(result_meta={**job.result_meta, "vendor": vendor})
+    meta = {k: v for k, v in job.result_meta.items() if k not in _POLL_ERROR_KEYS}
+    Job.objects.filter(pk=job.pk, status=JobStatus.RUNNING).update(result_meta={**meta, "vendor": vendor})
     _enqueue_poll(str(job.pk), job.not_before or now)
     return str(state.state)
+
+
+def _submitted_at(job: Job) -> datetime:
+    """When the vendor got the job: stored at submission; the claim time for rows from before that."""
+    stored = job.result_meta.get("submitted_at")
+    return datetime.fromisoformat(stored) if stored else (job.started_at or job.created_at)
+
+
+def _on_poll_error(job: Job, exc: AdapterError, now: datetime) -> str:
+    """A transient poll error: poll again after a backoff, and fail after HARDWARE_POLL_MAX_ERRORS in a row.
+
+    The backoff (the retry backoff, by error count) lets the limit ride out a vendor outage of about
+    an hour at the defaults instead of a minute; without the limit a vanished vendor is polled forever.
+    """
+    errors = int(job.result_meta.get("poll_errors", 0)) + 1
+    message = exc.vendor_message or str(exc)
+    limit = _poll_max_errors()
+    if errors >= limit:
+        failed = _fail(
+            job,
+            job.attempts,
+            code="poll_error_limit",
+            message=f"gave up polling {job.backend} remote job {job.remote_id} after {errors} transient errors "
+            f"in a row (HARDWARE_POLL_MAX_ERRORS = {limit}); last error: {message}",
+        )
+        if failed:
+            # Best effort: nobody collects its result any more, so it must not run and bill.
+            _cancel_remote(job.backend, job.remote_id)
+        return "failed"
+    next_poll = now + timedelta(seconds=max(_poll_seconds(), _backoff_seconds(errors)))
+    meta = {**job.result_meta, "poll_errors": errors, "last_poll_error": message}
+    if Job.objects.filter(pk=job.pk, status=JobStatus.RUNNING, attempts=job.attempts).update(
+        result_meta=meta, not_before=next_poll
+    ):
+        _enqueue_poll(str(job.pk), next_poll)
+    return "poll failed; retrying"
 
 
 def poll_hardware_jobs(now: datetime | None = None) -> int:

@@ -40,6 +40,38 @@
     }
   });
 
+  // Swap targets marked data-keep-edits: inputs the user changed while the request was in flight (or
+  // before) keep their values in the new content, matched by name, so typing is never lost to a swap.
+  // htmx itself puts the focus back on the input with the same id.
+  function edited(el) {
+    if (el.type === "checkbox") return el.checked !== el.defaultChecked;
+    if (el.tagName === "SELECT") return Array.prototype.some.call(el.options, function (o) { return o.selected !== o.defaultSelected; });
+    return el.value !== el.defaultValue;
+  }
+  let keptEdits = null;
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    const target = event.detail.target;
+    keptEdits = null;
+    if (!target || !target.hasAttribute("data-keep-edits")) return;
+    keptEdits = { id: target.id, values: {} };
+    target.querySelectorAll("input[name], select[name], textarea[name]").forEach(function (el) {
+      if (edited(el)) keptEdits.values[el.name] = el.type === "checkbox" ? el.checked : el.value;
+    });
+  });
+  document.addEventListener("htmx:afterSwap", function () {
+    const kept = keptEdits;
+    keptEdits = null;
+    const root = kept && document.getElementById(kept.id);
+    if (!root) return;
+    Object.keys(kept.values).forEach(function (name) {
+      const el = root.querySelector('[name="' + CSS.escape(name) + '"]');
+      const value = kept.values[name];
+      if (!el) return;
+      if (el.type === "checkbox") el.checked = value === true;
+      else if (el.tagName !== "SELECT" || Array.prototype.some.call(el.options, function (o) { return o.value === value; })) el.value = value;
+    });
+  });
+
   // Plotly charts: <div class="chart" data-figure="id-of-json-script">. Re-run after htmx swaps.
   function drawCharts(root) {
     if (!window.Plotly) return;

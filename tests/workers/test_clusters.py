@@ -19,7 +19,11 @@ from django.db import connection
 from django.utils import timezone
 from django_q.models import Success
 
+from adapters import registry
+from adapters.base import RemoteState
 from adapters.ibm import queue_delay_seconds
+from budgets.models import Hold, HoldStatus
+from budgets.services import hold_reserve
 from jobs import tasks
 from jobs.models import Job, JobEvent, JobStatus, Stage
 from jobs.services import job_submit
@@ -157,6 +161,26 @@ def test_a_hardware_job_is_polled_without_blocking_and_resumed_by_a_new_worker(c
     assert execute_events(job.pk) == 1
     submit = Success.objects.get(func="jobs.tasks.submit_hardware_job", cluster="hardware")
     assert submit.stopped < job.finished_at - timedelta(seconds=2)  # the submit task did not wait for the vendor
+
+
+def test_a_hardware_cluster_gives_up_on_a_job_stuck_in_the_vendor_queue(cast: Any, start_cluster: Any) -> None:
+    env = {"EMULATED_QUEUE_SECONDS": "86400", "HARDWARE_POLL_SECONDS": "0.3", "HARDWARE_MAX_WAIT_SECONDS": "3"}
+    # A job id whose emulated vendor queue wait is hours (seeded by the job id).
+    job_id = next(i for i in iter(uuid.uuid4, None) if queue_delay_seconds(str(i), 86400) > 3600)
+    cluster = start_cluster("hardware", **env)
+    job = queued_job(cast, id=job_id, family="ghz", params={"n_qubits": 3}, tier=3, backend="ibm:fake_manila")
+    hold_reserve(job=job, budget=cast.qlab_budget, amount_micros=2_000_000)
+    tasks.enqueue_job(job.pk)
+
+    wait_for(all_terminal([job.pk]), timeout=60, what="the wait limit to end the job", clusters=(cluster,))
+
+    job.refresh_from_db()
+    assert job.status == JobStatus.FAILED and job.error_code == "hardware_wait_limit", job.error_message
+    assert "HARDWARE_MAX_WAIT_SECONDS = 3 s" in job.error_message
+    assert job.result_meta["vendor"]["state"] == "queued"  # it was polled while it waited
+    assert Hold.objects.get(job=job).status == HoldStatus.RELEASED
+    assert JobEvent.objects.filter(job=job, to_status=JobStatus.FAILED, actor_label="worker").count() == 1
+    assert registry.get_adapter(job.backend).poll(job.remote_id).state is RemoteState.CANCELLED
 
 
 def _free_port() -> int:

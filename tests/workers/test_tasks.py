@@ -10,6 +10,7 @@ import dataclasses
 import io
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -27,8 +28,11 @@ from adapters.base import (
     CapacityError,
     ExecutionRequest,
     PermanentBackendError,
+    RemoteState,
     TransientBackendError,
 )
+from adapters.config import BackendConfig
+from adapters.ibm import IbmAdapter, queue_delay_seconds
 from budgets.models import Budget, Hold, HoldStatus
 from budgets.services import hold_reserve
 from jobs import tasks
@@ -373,3 +377,109 @@ def test_the_hardware_sweeper_revives_the_polling_of_a_job_whose_poll_task_was_l
     row = OrmQ.objects.get()
     assert row.task["func"] == "jobs.tasks.poll_hardware_job" and row.task["args"] == (str(lost.pk),)
     assert row.key == "hardware" and row.lock <= timezone.now()  # due at once
+
+
+# --- hardware polling limits ------------------------------------------------------------------------
+LONG_VENDOR_QUEUE_SECONDS = 24 * 3600.0
+
+
+class FlakyVendorIbm(IbmAdapter):
+    """The emulated IBM device, whose status endpoint answers 503 while `down` is set."""
+
+    down = False
+
+    def poll(self, remote_id: str) -> Any:
+        if self.down:
+            raise TransientBackendError("status unavailable", vendor_message="503: service temporarily unavailable")
+        return super().poll(remote_id)
+
+
+@pytest.fixture
+def ibm(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> FlakyVendorIbm:
+    """`ibm:fake_manila` with a vendor queue of about a day (and its own state dir) for this test."""
+    config = BackendConfig.from_mapping(
+        {"state_dir": str(tmp_path / "adapters"), "emulated_queue_seconds": LONG_VENDOR_QUEUE_SECONDS}
+    )
+    adapter = FlakyVendorIbm("fake_manila", config)
+    monkeypatch.setitem(registry._adapters, adapter.backend_id, adapter)
+    return adapter
+
+
+def submitted_hardware_job(cast: Any, ibm: IbmAdapter) -> Job:
+    # A job id whose seeded vendor queue wait is hours: it stays queued for the whole test.
+    job_id = next(i for i in iter(uuid.uuid4, None) if queue_delay_seconds(str(i), LONG_VENDOR_QUEUE_SECONDS) > 3600)
+    job = held_job(cast, id=job_id, family="ghz", params={"n_qubits": 3}, tier=3, backend=ibm.backend_id)
+    assert tasks.submit_hardware_job(str(job.pk)) == "submitted"
+    job.refresh_from_db()
+    assert job.remote_id
+    return job
+
+
+def poll_when_due(job: Job) -> str:
+    """What the poll task returns when the broker hands it over: at the job's next poll time."""
+    job.refresh_from_db()
+    if job.not_before is not None:
+        time.sleep(max(0.0, (job.not_before - timezone.now()).total_seconds()) + 0.01)
+    return tasks.poll_hardware_job(str(job.pk))
+
+
+def assert_failed_with_hold_released(job: Job, code: str, reason_part: str) -> None:
+    job.refresh_from_db()
+    assert job.status == JobStatus.FAILED and job.error_code == code
+    assert reason_part in job.error_message
+    hold = Hold.objects.select_related("budget").get(job=job)
+    assert hold.status == HoldStatus.RELEASED and hold.budget.reserved_micros == 0
+    event = JobEvent.objects.get(job=job, to_status=JobStatus.FAILED)
+    assert event.from_status == JobStatus.RUNNING and reason_part in event.reason
+
+
+@pytest.mark.django_db
+def test_a_hardware_job_fails_after_too_many_poll_errors_in_a_row_and_is_cancelled_at_the_vendor(
+    cast: Any, ibm: FlakyVendorIbm, settings: Any
+) -> None:
+    settings.HARDWARE_POLL_MAX_ERRORS = 3
+    settings.HARDWARE_POLL_SECONDS = 0.0
+    settings.JOB_RETRY_BACKOFF_SECONDS = 0.02
+    job = submitted_hardware_job(cast, ibm)
+
+    ibm.down = True
+    assert [poll_when_due(job) for _ in range(2)] == ["poll failed; retrying"] * 2
+    job.refresh_from_db()
+    assert job.status == JobStatus.RUNNING and job.result_meta["poll_errors"] == 2
+    assert job.not_before > job.updated_at  # the next poll waits out a backoff
+    assert OrmQ.objects.filter(key="hardware").order_by("-lock").first().lock == job.not_before
+
+    ibm.down = False  # one good poll starts the count again
+    assert poll_when_due(job) == "queued"
+    job.refresh_from_db()
+    assert "poll_errors" not in job.result_meta and job.result_meta["vendor"]["state"] == "queued"
+
+    ibm.down = True
+    assert [poll_when_due(job) for _ in range(3)] == ["poll failed; retrying"] * 2 + ["failed"]
+
+    assert_failed_with_hold_released(
+        job, "poll_error_limit", "3 transient errors in a row (HARDWARE_POLL_MAX_ERRORS = 3)"
+    )
+    assert "503: service temporarily unavailable" in job.error_message
+    assert poll_when_due(job).startswith("skipped")  # the poll chain has ended
+    ibm.down = False
+    assert ibm.poll(job.remote_id).state is RemoteState.CANCELLED  # nobody would collect it: not run, not billed
+
+
+@pytest.mark.django_db
+def test_a_hardware_job_stuck_at_the_vendor_past_the_wait_limit_is_cancelled_there_and_fails(
+    cast: Any, ibm: FlakyVendorIbm, settings: Any
+) -> None:
+    settings.HARDWARE_MAX_WAIT_SECONDS = 1.0
+    settings.HARDWARE_POLL_SECONDS = 0.0
+    job = submitted_hardware_job(cast, ibm)
+
+    assert poll_when_due(job) == "queued"  # inside the limit: polled again
+    time.sleep(1.0)
+    polls_waiting = OrmQ.objects.count()
+    assert poll_when_due(job) == "failed"
+
+    assert_failed_with_hold_released(job, "hardware_wait_limit", "past HARDWARE_MAX_WAIT_SECONDS = 1 s")
+    assert job.error_message.startswith("still queued at ibm:fake_manila")
+    assert OrmQ.objects.count() == polls_waiting  # no further poll
+    assert ibm.poll(job.remote_id).state is RemoteState.CANCELLED
