@@ -71,6 +71,10 @@ class Priority(models.TextChoices):
     BATCH = "batch", "Batch"
 
 
+# Jobs that ran to an outcome: the rows the backend policy learns from (see Job.Meta.indexes).
+RAN = models.Q(finished_at__isnull=False, status__in=["succeeded", "failed"])
+
+
 class Job(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="jobs")
@@ -141,18 +145,18 @@ class Job(models.Model):
             models.Index(fields=["fingerprint", "status"], name="job_fingerprint_status"),
             models.Index(fields=["backend", "status"], name="job_backend_status"),
             models.Index(fields=["experiment", "-created_at"], name="job_experiment_created"),
-            # The policy's run records: a backend's latest finished jobs (circuit breaker) and its
+            # The policy's run records: a backend's latest finished runs (circuit breaker) and its
             # latest runs of a family (observed speed). Partial: a backlog of unfinished jobs would
-            # otherwise sit first in a newest-first scan.
+            # otherwise sit first in a newest-first scan, and the narrower index is the planner's pick.
             models.Index(
                 fields=["backend", "-finished_at"],
                 name="job_backend_finished",
-                condition=models.Q(finished_at__isnull=False),
+                condition=RAN,
             ),
             models.Index(
                 fields=["family", "backend", "-finished_at"],
                 name="job_family_backend_finished",
-                condition=models.Q(finished_at__isnull=False),
+                condition=RAN,
             ),
         ]
 

@@ -89,13 +89,18 @@ def open_breakers(*, backend_ids: list[str] | None = None, now: datetime | None 
     `min_jobs` finished). Cache hits do not count: they never ran."""
     cfg = breaker_settings()
     since = (now or timezone.now()) - timedelta(minutes=cfg["window_minutes"])
-    recent = Job.objects.filter(
-        status__in=[JobStatus.SUCCEEDED, JobStatus.FAILED], finished_at__gte=since, cached_from__isnull=True
-    )
+    finished = Job.objects.filter(status__in=[JobStatus.SUCCEEDED, JobStatus.FAILED], cached_from__isnull=True)
+    if backend_ids is None or len(backend_ids) > _PER_BACKEND_QUERIES:
+        finished = finished.filter(finished_at__gte=since)  # bounds the ranking of every backend's jobs
+    # The window applies after the LIMIT: among a backend's last `window_jobs`, those within it. Kept
+    # out of the per-backend query, whose plan then reads the newest rows from the index and stops.
+    fields = ("backend", "status", "error_code", "finished_at")
     per_backend: dict[str, list[tuple[str, str]]] = {}
-    latest = _latest_per_backend(recent, int(cfg["window_jobs"]), backend_ids, ("backend", "status", "error_code"))
-    for backend, status, code in latest:
-        per_backend.setdefault(backend, []).append((status, code))
+    for backend, status, code, finished_at in _latest_per_backend(
+        finished, int(cfg["window_jobs"]), backend_ids, fields
+    ):
+        if finished_at >= since:
+            per_backend.setdefault(backend, []).append((status, code))
     opened = {}
     for backend, rows in per_backend.items():
         failed = sum(1 for status, code in rows if status == JobStatus.FAILED and code not in NOT_BACKEND_ERRORS)
