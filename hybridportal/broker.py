@@ -15,13 +15,23 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
+from datetime import timedelta
 from typing import Any
 
 import psycopg
-from django.db import connections
+from django.db import DatabaseError, connections
+from django.utils import timezone
 from django_q.brokers.orm import ORM
 from django_q.conf import Conf, logger
+from django_q.models import OrmQ
 from psycopg import sql
+
+# The only interpolation is the model's table name, quoted by the backend.
+_PULL = (
+    "UPDATE {table} SET lock = %s WHERE id IN (SELECT id FROM {table} WHERE key = %s AND lock < %s "
+    "ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED) RETURNING id, payload"
+)
 
 
 def channel(list_key: str) -> str:
@@ -56,7 +66,13 @@ class NotifyORM(ORM):
             return super().dequeue()
         # LISTEN before looking, so a task committed between the look and the wait still wakes us.
         listener = self._listen()
-        tasks = self._pull()
+        try:
+            tasks = self._pull()
+        except DatabaseError:
+            logger.warning("could not pull tasks; retrying", exc_info=True)
+            connections[Conf.ORM].close()  # a fresh connection next time (e.g. after a server restart)
+            time.sleep(Conf.POLL)
+            return None
         if tasks or listener is None:
             return tasks or super().dequeue()  # nothing to wait on: the ORM broker's sleep
         try:
@@ -68,16 +84,15 @@ class NotifyORM(ORM):
         return None
 
     def _pull(self) -> list[tuple[Any, Any]]:
-        """The ORM broker's dequeue without its sleep: lock and return up to `bulk` due tasks."""
-        from django.utils import timezone
-
-        rows = self.get_connection().filter(key=self.list_key, lock__lt=timezone.now())[: Conf.BULK]
-        pulled = []
-        for row in rows:
-            # Another cluster on the same queue may lock the row first; then it is theirs.
-            if self.get_connection().filter(id=row.id, lock=row.lock).update(lock=self.timeout(row)):
-                pulled.append((row.pk, row.payload))
-        return pulled
+        """Lock and return up to `bulk` due tasks in one statement. SKIP LOCKED: clusters sharing a
+        queue take different rows instead of waiting on each other (the ORM broker reads, then updates
+        row by row, and closes its connection before each). The lock is the ORM broker's: `retry`."""
+        connection = connections[Conf.ORM]
+        sql_text = _PULL.format(table=connection.ops.quote_name(OrmQ._meta.db_table))
+        now = timezone.now()
+        with connection.cursor() as cursor:
+            cursor.execute(sql_text, [now + timedelta(seconds=Conf.RETRY), self.list_key, now, Conf.BULK])
+            return sorted(cursor.fetchall())
 
     def _listen(self) -> psycopg.Connection[Any] | None:
         """This process's LISTEN connection (opened after a fork, never shared with Django's)."""

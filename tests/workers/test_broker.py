@@ -1,0 +1,74 @@
+"""The portal's broker on PostgreSQL: tasks wake an idle cluster at commit, and clusters sharing a
+queue never pull the same task."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+from typing import Any
+
+import psycopg
+import pytest
+from django.db import connection, connections, transaction
+from django.utils import timezone
+from django_q.models import OrmQ
+from django_q.signing import SignedPackage
+
+from hybridportal.broker import NotifyORM, channel
+
+pytestmark = [
+    pytest.mark.skipif(connection.vendor != "postgresql", reason="LISTEN/NOTIFY and SKIP LOCKED are PostgreSQL's"),
+    pytest.mark.django_db(transaction=True),
+]
+QUEUE = "broker-test"
+
+
+def _listener() -> psycopg.Connection[Any]:
+    listener = psycopg.connect(**connection.get_connection_params(), autocommit=True)
+    listener.execute(f'LISTEN "{channel(QUEUE)}"')
+    return listener
+
+
+def _woken(listener: psycopg.Connection[Any], seconds: float) -> bool:
+    return any(True for _ in listener.notifies(timeout=seconds, stop_after=1))
+
+
+def test_an_enqueue_wakes_listeners_when_it_commits_not_before() -> None:
+    listener = _listener()
+    try:
+        with transaction.atomic():
+            NotifyORM(QUEUE).enqueue(SignedPackage.dumps({"n": 1}))
+            assert not _woken(listener, 0.3)  # still uncommitted: no pusher may look for it yet
+        assert _woken(listener, 5)
+    finally:
+        listener.close()
+
+
+def test_two_clusters_on_one_queue_pull_disjoint_tasks() -> None:
+    broker = NotifyORM(QUEUE)
+    for n in range(40):
+        broker.enqueue(SignedPackage.dumps({"n": n}))
+    later = OrmQ.objects.create(
+        key=QUEUE, payload=SignedPackage.dumps({"n": "later"}), lock=timezone.now() + timedelta(hours=1)
+    )
+    pulled: list[list[int]] = [[], []]
+    barrier = threading.Barrier(2)
+
+    def pull(i: int) -> None:
+        try:
+            barrier.wait()
+            puller = NotifyORM(QUEUE)
+            while rows := puller._pull():
+                pulled[i] += [pk for pk, _ in rows]
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=pull, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    assert not set(pulled[0]) & set(pulled[1])
+    assert sorted(pulled[0] + pulled[1]) == sorted(OrmQ.objects.exclude(pk=later.pk).values_list("pk", flat=True))
+    assert later.pk not in pulled[0] + pulled[1]  # a delayed task waits for its time
