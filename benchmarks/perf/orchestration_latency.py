@@ -3,8 +3,10 @@
 What it measures, in one run, on one real `qcluster` (the interactive cluster, started here as a
 subprocess with the settings `serve` uses):
 
-  (a) bare      a django-q2 task that runs a Bell circuit (1000 shots) on qsim, enqueued with
-                `async_task(..., cluster="interactive")`: the floor any orchestration pays.
+  (a0) stock    a django-q2 task that runs a Bell circuit (1000 shots) on qsim, enqueued through
+                django-q2's stock ORM broker: the cluster finds it by its poll, as plain django-q2 does.
+  (a) bare      the same task enqueued with `async_task(..., cluster="interactive")`, i.e. through the
+                portal's broker (NOTIFY at commit on PostgreSQL): the floor any orchestration pays.
   (b) portal    the same Bell job through `jobs.services.job_submit` (validate, assemble, select,
                 hold, queue on commit) and the worker (`jobs.tasks.run_job`: claim, run, store, stage
                 timeline, settle): the path every user's job takes.
@@ -20,8 +22,8 @@ subprocess with the settings `serve` uses):
                 count, the two interleaved.
   cache hit     the same 22-qubit job submitted again without `no_cache`: served from the stored result.
 
-Goals: (b)/(a) p50 latency ≤ 1.3; (b)/(a) throughput ≥ 0.6; 22-qubit end to end ≤ 1.05 × direct;
-cache hit ≤ 0.05 × the executed job.
+Goals: (b)/(a) p50 latency ≤ 1.3; (b)/(a) throughput ≥ 0.6 (both also reported against (a0));
+22-qubit end to end ≤ 1.05 × direct; cache hit ≤ 0.05 × the executed job.
 
 It needs its own database (it migrates it and adds a "bench" team, user, budget and experiment), e.g.
 a dedicated PostgreSQL database:
