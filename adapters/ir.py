@@ -11,6 +11,7 @@ every qubit is measured in order).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -146,11 +147,16 @@ class Circuit:
         return Circuit(self.n_qubits, ops, self.measure, self.name, self.metadata)
 
     # --- serialisation ---------------------------------------------------------------------------
+    @functools.cached_property
+    def _ops_json(self) -> tuple[dict[str, Any], ...]:
+        # Computed once per (immutable) circuit: a submission fingerprints and stores it.
+        return tuple(op.to_json() for op in self.ops)
+
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "ir_version": IR_VERSION,
             "n_qubits": self.n_qubits,
-            "ops": [op.to_json() for op in self.ops],
+            "ops": [dict(op) for op in self._ops_json],
             "measure": list(self.measured),
         }
         if self.name:

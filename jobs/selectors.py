@@ -137,6 +137,8 @@ def cached_result_for(*, team: object, fingerprint: str) -> Job | None:
         Job.objects.filter(team=team, fingerprint=fingerprint, status=JobStatus.SUCCEEDED)
         .exclude(counts__isnull=True)
         .order_by("-finished_at", "-created_at")
+        # What serving from it copies: its circuit and request are the new job's own already.
+        .only("id", "cached_from_id", "counts", "result_meta", "metrics", "calibration", "seed")
         .first()
     )
 

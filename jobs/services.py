@@ -574,9 +574,11 @@ def _submit(*, user: AbstractBaseUser, req: JobRequest, trace_id: str, seed: int
         raise Invalid("seed must be between 0 and 2^63 - 1", field="seed")
     seed = seed_for(job_id) if seed is None else seed
     plan = _plan(user, req, seed=seed)
-    job = _job_create(job_id=job_id, user=user, plan=plan, trace_id=trace_id, seed=seed)
+    copied = _cached_result_fields(plan.cached) if plan.cached is not None else {}
+    seed = copied.pop("seed", seed)
+    job = _job_create(job_id=job_id, user=user, plan=plan, trace_id=trace_id, seed=seed, **copied)
     if plan.cached is not None:
-        _serve_from_cache(job=job, source=plan.cached, user=user, stages=plan.stages)
+        _serve_from_cache(job=job, user=user, stages=plan.stages)
     else:
         parked = _reserve(
             job=job,
@@ -643,8 +645,11 @@ def _calibration(backend_id: str) -> dict[str, Any]:
     return _jsonable(dict(calibration)) if calibration else {}
 
 
-def _job_create(*, job_id: uuid.UUID, user: AbstractBaseUser, plan: _Plan, trace_id: str, seed: int) -> Job:
+def _job_create(
+    *, job_id: uuid.UUID, user: AbstractBaseUser, plan: _Plan, trace_id: str, seed: int, **fields: Any
+) -> Job:
     req, d = plan.request, plan.decision
+    fields = {"seed": seed, "calibration": _calibration(d.backend_id), **fields}
     return Job.objects.create(
         id=job_id,
         team=plan.experiment.team,
@@ -674,32 +679,39 @@ def _job_create(*, job_id: uuid.UUID, user: AbstractBaseUser, plan: _Plan, trace
         n_qubits=plan.circuit.n_qubits,
         fingerprint=plan.fingerprint,
         sdk_versions=plan.versions,
-        seed=seed,
-        calibration=_calibration(d.backend_id),
         trace_id=trace_id,
+        **fields,
     )
 
 
-def _serve_from_cache(
-    *, job: Job, source: Job, user: AbstractBaseUser, stages: Sequence[tuple[str, datetime, datetime, dict[str, Any]]]
-) -> None:
-    """The new job is born succeeded with the earlier counts; it costs nothing and is never enqueued."""
+def _cached_result_fields(source: Job) -> dict[str, Any]:
+    """What a cache hit copies from the job that ran: written with the new row, so that the transition
+    to succeeded does not rewrite the (large) counts."""
     origin_id = source.cached_from_id or source.pk
+    return {
+        "cached_from_id": origin_id,
+        "counts": source.counts,
+        "result_meta": {**(source.result_meta or {}), "cached_from": str(origin_id)},
+        "metrics": source.metrics,
+        "calibration": source.calibration,
+        "seed": source.seed,  # the counts were drawn with the source's seed
+        "cost_micros": 0,
+    }
+
+
+def _serve_from_cache(
+    *, job: Job, user: AbstractBaseUser, stages: Sequence[tuple[str, datetime, datetime, dict[str, Any]]]
+) -> None:
+    """The new job (created with the earlier result) succeeds at once; it costs nothing and is never
+    enqueued."""
     now = timezone.now()
     transition(
         job.pk,
         from_statuses=[JobStatus.SUBMITTED],
         to_status=JobStatus.SUCCEEDED,
         actor=user,
-        reason=f"served from cache of {origin_id}",
-        data={"cached_from": str(origin_id)},
-        cached_from_id=origin_id,
-        counts=source.counts,
-        result_meta={**(source.result_meta or {}), "cached_from": str(origin_id)},
-        metrics=source.metrics,
-        calibration=source.calibration,
-        seed=source.seed,  # the counts were drawn with the source's seed
-        cost_micros=0,
+        reason=f"served from cache of {job.cached_from_id}",
+        data={"cached_from": str(job.cached_from_id)},
         started_at=now,
         finished_at=now,
         stages=stages,
