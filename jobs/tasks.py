@@ -318,8 +318,8 @@ def _metrics(job: Job, counts: Mapping[str, int]) -> dict[str, Any]:
     return {"hellinger_fidelity": hellinger_fidelity(counts, ideal)}
 
 
-def _check_counts(job: Job, counts: Mapping[str, int]) -> None:
-    width = len(Circuit.from_json(job.circuit).measured)
+def _check_counts(job: Job, counts: Mapping[str, int], circuit: Circuit | None = None) -> None:
+    width = len((circuit or Circuit.from_json(job.circuit)).measured)
     if sum(counts.values()) != job.shots:
         raise AdapterError(f"the backend returned {sum(counts.values())} shots, not {job.shots}")
     bad = [b for b in counts if len(b) != width or set(b) - {"0", "1"}]
@@ -335,6 +335,7 @@ def _store_result(
     cost_micros: int,
     started: datetime,
     extra_meta: Mapping[str, Any] | None = None,
+    circuit: Circuit | None = None,
 ) -> bool:
     """running → succeeded with the result, the stage timeline and the settled cost, atomically.
 
@@ -342,7 +343,7 @@ def _store_result(
     meanwhile gets its hold released instead.
     """
     parse_start = timezone.now()
-    _check_counts(job, result.counts)
+    _check_counts(job, result.counts, circuit)  # the circuit the worker ran, when it has it
     counts = dict(sorted(result.counts.items()))
     post_start = timezone.now()
     metrics = _metrics(job, counts)
@@ -496,7 +497,8 @@ def run_job(job_id: str) -> str:
         request = _request(job)
         started = timezone.now()
         result = adapter.run(request)
-        stored = _store_result(job, attempt, result, cost_micros=_cost_micros(adapter, job, result), started=started)
+        cost = _cost_micros(adapter, job, result)
+        stored = _store_result(job, attempt, result, cost_micros=cost, started=started, circuit=request.circuit)
     except AdapterError as exc:
         return _on_adapter_error(job, attempt, exc)
     except Exception as exc:
