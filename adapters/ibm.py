@@ -253,6 +253,13 @@ class IbmAdapter(Adapter):
             record = self.store.get(remote_id)
         except ValueError:
             record = None
+        except OSError as exc:
+            # The emulated vendor's records are unreachable (disk, permissions): like a vendor outage,
+            # worth polling again; the portal gives up after HARDWARE_POLL_MAX_ERRORS in a row.
+            raise TransientBackendError(
+                f"{self.backend_id}: the emulated device's job records cannot be read",
+                vendor_message=f"{type(exc).__name__}: {exc}",
+            ) from exc
         if record is None or record.get("backend_id") != self.backend_id:
             raise UnknownRemoteJob(f"{self.backend_id} has no job {remote_id}")
         return record

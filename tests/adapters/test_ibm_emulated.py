@@ -124,6 +124,19 @@ def test_a_new_worker_process_resumes_by_remote_id(adapter: IbmAdapter, config: 
     assert adapter.result(remote_id).counts == counts  # the first worker reads the same stored result
 
 
+def test_unreadable_job_records_are_a_transient_error(adapter: IbmAdapter, config: BackendConfig) -> None:
+    remote_id = adapter.submit(ExecutionRequest(job_with_queue(config, 0.2, 1.0), fam.ghz(3)[0], 100, seed=2))
+    record = adapter.store._path(remote_id)
+    record.unlink()
+    record.mkdir()  # reading it now fails with an OSError, as a broken disk or mount would
+    try:
+        with pytest.raises(TransientBackendError) as err:
+            adapter.poll(remote_id)
+        assert "IsADirectoryError" in err.value.vendor_message
+    finally:
+        record.rmdir()
+
+
 def test_the_job_id_is_the_idempotency_token(adapter: IbmAdapter) -> None:
     request = ExecutionRequest("same-job", fam.ghz(3)[0], 100, seed=1)
     assert adapter.submit(request) == adapter.submit(request)
