@@ -224,10 +224,26 @@ def closed_loop(n: int, submit: Callable[[int], str], done: Callable[[list[str]]
     return latencies
 
 
-def open_loop(n: int, submit: Callable[[int], str], done: Callable[[list[str]], int]) -> float:
-    """Submit n as fast as possible, wait for all; jobs per second."""
+def open_loop(n: int, submit: Callable[[int], str], done: Callable[[list[str]], int], clients: int = 1) -> float:
+    """Submit n as fast as `clients` concurrent clients can (each a thread with its own database
+    connection, as web workers are), wait for all; jobs per second."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connection
+
+    def client(k: int) -> list[str]:
+        try:
+            return [submit(i) for i in range(k, n, clients)]
+        finally:
+            if clients > 1:
+                connection.close()
+
     t0 = time.perf_counter()
-    ids = [submit(i) for i in range(n)]
+    if clients == 1:
+        ids = client(0)
+    else:
+        with ThreadPoolExecutor(clients) as pool:
+            ids = [i for chunk in pool.map(client, range(clients)) for i in chunk]
     while done(ids) < n:
         time.sleep(0.05)
     return n / (time.perf_counter() - t0)
@@ -303,6 +319,7 @@ def main() -> None:
     parser.add_argument("--latency-n", type=int, default=100, help="jobs in the closed-loop latency run (each path)")
     parser.add_argument("--big-repeats", type=int, default=5)
     parser.add_argument("--big-qubits", type=int, default=22)
+    parser.add_argument("--clients", type=int, default=1, help="concurrent submitting clients in the throughput run")
     parser.add_argument("--json", action="store_true", help="print only the JSON line")
     args = parser.parse_args()
 
@@ -327,9 +344,9 @@ def main() -> None:
         SUBMITTED.clear()
         lat_b = closed_loop(args.latency_n, portal, portal_done)
         breakdown = portal_breakdown(SUBMITTED)
-        thr_stock = open_loop(args.n, stock_submit, bare_done)
-        thr_a = open_loop(args.n, bare_submit, bare_done)
-        thr_b = open_loop(args.n, portal, portal_done)
+        thr_stock = open_loop(args.n, stock_submit, bare_done, args.clients)
+        thr_a = open_loop(args.n, bare_submit, bare_done, args.clients)
+        thr_b = open_loop(args.n, portal, portal_done, args.clients)
         big = big_job(user, experiment, args.big_repeats, args.big_qubits)
     finally:
         os.killpg(cluster.pid, signal.SIGTERM)
@@ -342,6 +359,7 @@ def main() -> None:
         "database": connection.vendor,
         "n": args.n,
         "latency_n": args.latency_n,
+        "clients": args.clients,
         "stock_p50_ms": 1000 * pct(lat_stock, 0.5),
         "stock_p95_ms": 1000 * pct(lat_stock, 0.95),
         "bare_p50_ms": 1000 * pct(lat_a, 0.5),
@@ -372,7 +390,10 @@ def main() -> None:
 
 
 def _report(r: dict[str, Any], breakdown: dict[str, float], big: dict[str, float], qubits: int) -> None:
-    print(f"database {r['database']}; latency over {r['latency_n']} jobs, throughput over {r['n']} jobs")
+    print(
+        f"database {r['database']}; latency over {r['latency_n']} jobs, throughput over {r['n']} jobs "
+        f"from {r['clients']} client(s)"
+    )
     for label, key in (
         ("(a0) stock django-q2 task", "stock"),
         ("(a) bare task, portal broker", "bare"),
