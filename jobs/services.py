@@ -7,8 +7,9 @@ Rules every function here keeps:
 * Controls lock the job row first (`select_for_update`, or the transition's UPDATE as the first write),
   then the approval, then the hold and the budget — one lock order, so two actions on the same job
   queue behind each other instead of deadlocking.
-* Side effects (enqueue, e-mail, vendor cancel) run in `transaction.on_commit`: a rolled-back action
-  never enqueues or mails anything.
+* The task of a queued job is written in the action's transaction (the ORM broker's row commits and
+  rolls back with the job); other side effects (e-mail, vendor cancel) run in `transaction.on_commit`.
+  A rolled-back action never enqueues or mails anything.
 * Permissions: any member of the job's team (researcher, approver, admin) may submit, pause, resume,
   cancel, reroute and rerun the team's jobs — a team shares its queue. Only approvers and admins other
   than the submitter may decide an approval. Another team's job is NotFound, never Forbidden.
@@ -543,7 +544,7 @@ def job_submit(
     With `idempotency_key`, the key is claimed in the same transaction: a replay returns the stored
     response (replayed=True), a duplicate in flight raises Conflict("idempotency_in_flight"), the same
     key with a different body raises Invalid("idempotency_mismatch"). `render(job)` is stored as the
-    response body to replay. The job is enqueued only after commit. `seed` (default: derived from the
+    response body to replay. Workers see the job's task only once this commits. `seed` (default: derived from the
     job id) fixes the simulator seed, e.g. so benchmark trial i samples alike on every backend.
     """
     req = _coerce(request)
