@@ -412,38 +412,29 @@ def hold_settle(*, job: Any, actual_micros: int, actor: AbstractBaseUser | None 
         if hold is None:
             return None
         if hold.amount_micros == 0 and actual_micros == 0:
-            # A free run moves no money: close the hold and book it, without locking the budget row
-            # that every other job of the team settles against.
-            now = timezone.now()
-            hold.status, hold.settled_micros, hold.closed_at = HoldStatus.SETTLED, 0, now
-            hold.save(update_fields=["status", "settled_micros", "closed_at"])
-            LedgerEntry.objects.create(
-                budget_id=hold.budget_id,
-                kind=LedgerKind.SETTLE,
-                amount_micros=0,
-                hold=hold,
-                actor=_actor_or_none(actor),
-                memo=f"job {job.pk}: actual {format_money(0)}, held {format_money(0)}",
-            )
-            return hold
-        budget = Budget.objects.select_for_update().select_related("team").get(pk=hold.budget_id)
-        # What this settlement may add to `spent` while `reserved` drops by the hold's amount.
-        room = budget.limit_micros - budget.spent_micros - budget.reserved_micros + hold.amount_micros
-        charged = min(actual_micros, room)
+            # A free run moves no money: the budget row, which every job of the team settles against,
+            # is neither locked nor written.
+            budget, charged = None, 0
+        else:
+            budget = Budget.objects.select_for_update().select_related("team").get(pk=hold.budget_id)
+            # What this settlement may add to `spent` while `reserved` drops by the hold's amount.
+            room = budget.limit_micros - budget.spent_micros - budget.reserved_micros + hold.amount_micros
+            charged = min(actual_micros, room)
         overrun = actual_micros - charged
         now = timezone.now()
-        Budget.objects.filter(pk=budget.pk).update(
-            spent_micros=F("spent_micros") + charged,
-            reserved_micros=F("reserved_micros") - hold.amount_micros,
-            updated_at=now,
-        )
+        if budget is not None:
+            Budget.objects.filter(pk=budget.pk).update(
+                spent_micros=F("spent_micros") + charged,
+                reserved_micros=F("reserved_micros") - hold.amount_micros,
+                updated_at=now,
+            )
         hold.status, hold.settled_micros, hold.closed_at = HoldStatus.SETTLED, charged, now
         hold.save(update_fields=["status", "settled_micros", "closed_at"])
         memo = f"job {job.pk}: actual {format_money(actual_micros)}, held {format_money(hold.amount_micros)}"
         if overrun:
             memo += f"; {format_money(overrun)} over the limit not booked"
         LedgerEntry.objects.create(
-            budget=budget,
+            budget_id=hold.budget_id,
             kind=LedgerKind.SETTLE,
             amount_micros=charged,
             hold=hold,
@@ -452,14 +443,14 @@ def hold_settle(*, job: Any, actual_micros: int, actor: AbstractBaseUser | None 
         )
         if charged < hold.amount_micros:
             LedgerEntry.objects.create(
-                budget=budget,
+                budget_id=hold.budget_id,
                 kind=LedgerKind.RELEASE,
                 amount_micros=hold.amount_micros - charged,
                 hold=hold,
                 actor=_actor_or_none(actor),
                 memo=f"job {job.pk}: cost below the estimate",
             )
-        if overrun:
+        if overrun:  # only when money moved, so `budget` is the locked row
             audit_record(
                 action="budget.overrun",
                 actor=actor,
@@ -468,7 +459,7 @@ def hold_settle(*, job: Any, actual_micros: int, actor: AbstractBaseUser | None 
                 detail={"job": str(job.pk), "actual_micros": actual_micros, "unbooked_micros": overrun},
             )
         if charged > hold.amount_micros:  # spent + reserved grew: a threshold may have been crossed
-            _alerts_check_later(budget.pk)
+            _alerts_check_later(hold.budget_id)
     return hold
 
 
