@@ -254,18 +254,6 @@ def _claim(job: Job, *, now: datetime, deadline: datetime | None) -> int | None:
     return attempt if claimed else None
 
 
-def _owned_status(job_id: object, attempt: int) -> str | None:
-    """Lock the job row; its status if this attempt still owns it (running), else None.
-
-    Must run inside `transaction.atomic`: the row lock makes the following transition race-free
-    against a cancel or the reaper, which both change `status` or `attempts` first.
-    """
-    row = Job.objects.select_for_update().filter(pk=job_id).values("status", "attempts").first()
-    if row is None or row["status"] != JobStatus.RUNNING or row["attempts"] != attempt:
-        return None
-    return row["status"]
-
-
 def _log_ids(job: Job) -> dict[str, str]:
     """`extra=` for log lines: the JSON formatter writes them, so one grep follows a job."""
     return {"job_id": str(job.pk), "trace_id": job.trace_id}
@@ -407,12 +395,12 @@ def _store_result(
 def _fail(job: Job, attempt: int | None, *, code: str, message: str, actor_label: str = WORKER) -> bool:
     """running → failed with the vendor's message, hold released; False if this attempt lost the job."""
     with transaction.atomic():
-        if attempt is not None and _owned_status(job.pk, attempt) is None:
-            return False
         failed = transition(
             job.pk,
             from_statuses=[JobStatus.RUNNING],
             to_status=JobStatus.FAILED,
+            # The UPDATE's WHERE is the ownership check (see _store_result); the reaper passes None.
+            expect={"attempts": attempt} if attempt is not None else None,
             actor_label=actor_label,
             reason=message[:2000],
             error_code=code,
@@ -430,12 +418,11 @@ def _requeue(job: Job, attempt: int, *, reason: str, delay: float, code: str = "
     """running → queued, to be started again after `delay` seconds (enqueued on commit)."""
     not_before = timezone.now() + timedelta(seconds=delay)
     with transaction.atomic():
-        if _owned_status(job.pk, attempt) is None:
-            return False
         moved = transition(
             job.pk,
             from_statuses=[JobStatus.RUNNING],
             to_status=JobStatus.QUEUED,
+            expect={"attempts": attempt},
             actor_label=WORKER,
             reason=reason,
             data={"attempt": attempt, "retry_in_seconds": round(delay, 3)},
@@ -619,10 +606,11 @@ def poll_hardware_job(job_id: str) -> str:
         return "failed"
     if state.state is RemoteState.CANCELLED:
         with transaction.atomic():
-            if _owned_status(job.pk, job.attempts) is not None and transition(
+            if transition(
                 job.pk,
                 from_statuses=[JobStatus.RUNNING],
                 to_status=JobStatus.CANCELLED,
+                expect={"attempts": job.attempts},
                 actor_label=WORKER,
                 reason=state.detail or "cancelled by the vendor",
                 finished_at=timezone.now(),
@@ -639,9 +627,7 @@ def poll_hardware_job(job_id: str) -> str:
             f"HARDWARE_MAX_WAIT_SECONDS = {_max_wait_seconds():g} s; the portal asked the vendor to cancel "
             f"remote job {job.remote_id}"
         )
-        if _fail(job, job.attempts, code="hardware_wait_limit", message=message):
-            _cancel_remote(job.backend, job.remote_id)
-        return "failed"
+        return _give_up(job, code="hardware_wait_limit", message=message)
     # Keep the ETA where the UI can show it; a successful poll ends any run of poll errors.
     vendor = {
         "state": str(state.state),
@@ -662,6 +648,14 @@ def _submitted_at(job: Job) -> datetime:
     return datetime.fromisoformat(stored) if stored else (job.started_at or job.created_at)
 
 
+def _give_up(job: Job, *, code: str, message: str) -> str:
+    """Fail a remote job the portal stops polling, and cancel it at the vendor (best effort): nobody
+    collects its result any more, so it must not run and bill."""
+    if _fail(job, job.attempts, code=code, message=message):
+        _cancel_remote(job.backend, job.remote_id)
+    return "failed"
+
+
 def _on_poll_error(job: Job, exc: AdapterError, now: datetime) -> str:
     """A transient poll error: poll again after a backoff, and fail after HARDWARE_POLL_MAX_ERRORS in a row.
 
@@ -672,17 +666,12 @@ def _on_poll_error(job: Job, exc: AdapterError, now: datetime) -> str:
     message = exc.vendor_message or str(exc)
     limit = _poll_max_errors()
     if errors >= limit:
-        failed = _fail(
+        return _give_up(
             job,
-            job.attempts,
             code="poll_error_limit",
             message=f"gave up polling {job.backend} remote job {job.remote_id} after {errors} transient errors "
             f"in a row (HARDWARE_POLL_MAX_ERRORS = {limit}); last error: {message}",
         )
-        if failed:
-            # Best effort: nobody collects its result any more, so it must not run and bill.
-            _cancel_remote(job.backend, job.remote_id)
-        return "failed"
     next_poll = now + timedelta(seconds=max(_poll_seconds(), _backoff_seconds(errors)))
     meta = {**job.result_meta, "poll_errors": errors, "last_poll_error": message}
     if Job.objects.filter(pk=job.pk, status=JobStatus.RUNNING, attempts=job.attempts).update(
