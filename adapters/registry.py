@@ -61,9 +61,8 @@ class UnknownBackend(KeyError):
 
 def configure(config: Mapping[str, Any] | BackendConfig | None = None) -> BackendConfig:
     """Apply settings (``settings.HYBRIDPORTAL_BACKENDS``); drops cached adapters so they pick it up."""
-    global _config
+    global _config, _max_qubits_any
     new = config if isinstance(config, BackendConfig) else BackendConfig.from_mapping(config)
-    global _max_qubits_any
     with _lock:
         _config = new
         _adapters.clear()

@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from datetime import timedelta
 from typing import Any
 
 import psycopg
@@ -73,8 +72,11 @@ class NotifyORM(ORM):
             connections[Conf.ORM].close()  # a fresh connection next time (e.g. after a server restart)
             time.sleep(Conf.POLL)
             return None
-        if tasks or listener is None:
-            return tasks or super().dequeue()  # nothing to wait on: the ORM broker's sleep
+        if tasks:
+            return tasks
+        if listener is None:
+            time.sleep(Conf.POLL)  # nothing to wait on: sleep like the ORM broker
+            return None
         try:
             for _ in listener.notifies(timeout=Conf.POLL, stop_after=1):
                 pass
@@ -89,9 +91,8 @@ class NotifyORM(ORM):
         row by row, and closes its connection before each). The lock is the ORM broker's: `retry`."""
         connection = connections[Conf.ORM]
         sql_text = _PULL.format(table=connection.ops.quote_name(OrmQ._meta.db_table))
-        now = timezone.now()
         with connection.cursor() as cursor:
-            cursor.execute(sql_text, [now + timedelta(seconds=Conf.RETRY), self.list_key, now, Conf.BULK])
+            cursor.execute(sql_text, [self.timeout(None), self.list_key, timezone.now(), Conf.BULK])
             return sorted(cursor.fetchall())
 
     def _listen(self) -> psycopg.Connection[Any] | None:

@@ -576,8 +576,7 @@ def _submit(*, user: AbstractBaseUser, req: JobRequest, trace_id: str, seed: int
     seed = seed_for(job_id) if seed is None else seed
     plan = _plan(user, req, seed=seed)
     copied = _cached_result_fields(plan.cached) if plan.cached is not None else {}
-    seed = copied.pop("seed", seed)
-    job = _job_create(job_id=job_id, user=user, plan=plan, trace_id=trace_id, seed=seed, **copied)
+    job = _job_create(job_id=job_id, user=user, plan=plan, trace_id=trace_id, **{"seed": seed, **copied})
     if plan.cached is not None:
         _serve_from_cache(job=job, user=user, stages=plan.stages)
     else:
@@ -646,11 +645,11 @@ def _calibration(backend_id: str) -> dict[str, Any]:
     return _jsonable(dict(calibration)) if calibration else {}
 
 
-def _job_create(
-    *, job_id: uuid.UUID, user: AbstractBaseUser, plan: _Plan, trace_id: str, seed: int, **fields: Any
-) -> Job:
+def _job_create(*, job_id: uuid.UUID, user: AbstractBaseUser, plan: _Plan, trace_id: str, **fields: Any) -> Job:
+    """The job row in status submitted; `fields` adds the seed and, for a cache hit, the copied result."""
     req, d = plan.request, plan.decision
-    fields = {"seed": seed, "calibration": _calibration(d.backend_id), **fields}
+    if "calibration" not in fields:
+        fields["calibration"] = _calibration(d.backend_id)
     return Job.objects.create(
         id=job_id,
         team=plan.experiment.team,
