@@ -278,6 +278,34 @@ def _alerts_check_later(budget_pk: int) -> None:
     transaction.on_commit(run)
 
 
+def budget_reserve(*, budget: Budget, amount_micros: int) -> None:
+    """The money half of a new hold: `reserved += amount` where it fits, else BudgetExceeded naming
+    what is left. The submit path takes it before the job row exists, so a refusal writes nothing;
+    `hold_open` must follow in the same transaction. A free job moves no money and takes no lock."""
+    if amount_micros < 0:
+        raise Invalid("a reservation cannot be negative", field="amount")
+    if amount_micros and not _reserve_on_budget(budget.pk, amount_micros):
+        raise _budget_exceeded(budget.pk, amount_micros)
+
+
+def hold_open(
+    *, job: Any, budget: Budget, amount_micros: int, actor: AbstractBaseUser | None = None, ttl: timedelta = HOLD_TTL
+) -> Hold:
+    """The hold and its reserve ledger entry for money `budget_reserve` took in this transaction."""
+    hold = Hold.objects.create(budget=budget, job=job, amount_micros=amount_micros, expires_at=timezone.now() + ttl)
+    LedgerEntry.objects.create(
+        budget=budget,
+        kind=LedgerKind.RESERVE,
+        amount_micros=amount_micros,
+        hold=hold,
+        actor=_actor_or_none(actor),
+        memo=f"job {job.pk}",
+    )
+    if amount_micros:  # a free job cannot cross an alert threshold
+        _alerts_check_later(budget.pk)
+    return hold
+
+
 def hold_reserve(
     *,
     job: Any,
@@ -285,40 +313,26 @@ def hold_reserve(
     amount_micros: int,
     actor: AbstractBaseUser | None = None,
     ttl: timedelta = HOLD_TTL,
-    new_job: bool = False,
 ) -> Hold:
     """Reserve `amount_micros` of `budget` for `job`, or raise BudgetExceeded naming what is left.
 
     Idempotent per job (a job has at most one hold): a pending hold is returned unchanged — use
     `hold_adjust` to change its amount — and a released or expired one is reopened. A free job still gets
     a hold of 0 so every job settles or releases the same way. Call it inside the transaction that
-    creates the job: if that rolls back, so does the reservation. `new_job`: the job was created in
-    this transaction, so it has no hold to look for.
+    creates the job: if that rolls back, so does the reservation.
     """
     if amount_micros < 0:
         raise Invalid("a reservation cannot be negative", field="amount")
     if budget.team_id != job.team_id or budget.experiment_class_id != job.experiment_class_id:
         raise Invalid("the budget does not belong to the job's team and experiment class", field="budget")
-    now = timezone.now()
     try:
         with transaction.atomic():
-            existing = None if new_job else Hold.objects.select_for_update().filter(job=job).first()
+            existing = Hold.objects.select_for_update().filter(job=job).first()
             if existing is not None:
-                return _hold_reopen(hold=existing, amount_micros=amount_micros, actor=actor, expires_at=now + ttl)
-            if not _reserve_on_budget(budget.pk, amount_micros):
-                raise _budget_exceeded(budget.pk, amount_micros)
-            hold = Hold.objects.create(budget=budget, job=job, amount_micros=amount_micros, expires_at=now + ttl)
-            LedgerEntry.objects.create(
-                budget=budget,
-                kind=LedgerKind.RESERVE,
-                amount_micros=amount_micros,
-                hold=hold,
-                actor=_actor_or_none(actor),
-                memo=f"job {job.pk}",
-            )
-            if amount_micros:  # a free job moves no money and cannot cross a threshold
-                _alerts_check_later(budget.pk)
-            return hold
+                expires_at = timezone.now() + ttl
+                return _hold_reopen(hold=existing, amount_micros=amount_micros, actor=actor, expires_at=expires_at)
+            budget_reserve(budget=budget, amount_micros=amount_micros)
+            return hold_open(job=job, budget=budget, amount_micros=amount_micros, actor=actor, ttl=ttl)
     except (IntegrityError, BudgetExceeded):
         # A concurrent call for the same job won the race (unique job): its hold is the answer.
         # Only reachable when the other transaction has committed, so a fresh read sees it.

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -33,6 +34,13 @@ _PULL = (
 )
 
 
+# A task row and its cluster's wake-up in one round trip (pg_notify runs once, for the inserted row).
+_INSERT_AND_NOTIFY = (
+    "WITH task AS (INSERT INTO {table} ({key}, {payload}, {lock}) VALUES (%s, %s, %s) RETURNING {id}) "
+    "SELECT {id}, pg_notify(%s, '') FROM task"
+)
+
+
 def channel(list_key: str) -> str:
     """The NOTIFY channel of a cluster's queue (a PostgreSQL identifier: at most 63 bytes)."""
     return f"django_q_{list_key}"[:63]
@@ -42,11 +50,19 @@ def _postgres() -> bool:
     return connections[Conf.ORM].vendor == "postgresql"
 
 
-def notify(list_key: str) -> None:
-    """Wake the pusher of `list_key`'s cluster once the current transaction commits (now, outside one)."""
-    if _postgres():
-        with connections[Conf.ORM].cursor() as cursor:
-            cursor.execute("SELECT pg_notify(%s, '')", [channel(list_key)])
+def insert_task(list_key: str, payload: str, *, lock: datetime, wake: bool) -> int:
+    """Write a task row for `list_key`'s cluster, not to be pulled before `lock`; `wake`: notify its
+    pusher at commit. Returns the row's id. In one statement on PostgreSQL; elsewhere as the ORM
+    broker writes it."""
+    if not (wake and _postgres()):
+        return int(OrmQ.objects.using(Conf.ORM).create(key=list_key, payload=payload, lock=lock).pk)
+    connection = connections[Conf.ORM]
+    quote, meta = connection.ops.quote_name, OrmQ._meta
+    names = {name: quote(meta.get_field(name).column) for name in ("id", "key", "payload", "lock")}
+    sql_text = _INSERT_AND_NOTIFY.format(table=quote(meta.db_table), **names)
+    with connection.cursor() as cursor:
+        cursor.execute(sql_text, [list_key, payload, lock, channel(list_key)])
+        return int(cursor.fetchone()[0])
 
 
 class NotifyORM(ORM):
@@ -56,9 +72,8 @@ class NotifyORM(ORM):
         self._listener_pid = 0
 
     def enqueue(self, task: str) -> Any:
-        pk = super().enqueue(task)
-        notify(self.list_key)
-        return pk
+        self.get_connection()  # the ORM broker's check for a stale connection
+        return insert_task(self.list_key, task, lock=timezone.now(), wake=True)
 
     def dequeue(self) -> list[tuple[Any, Any]] | None:
         if not _postgres():

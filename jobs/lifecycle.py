@@ -99,26 +99,73 @@ def transition(
         changed = Job.objects.filter(pk=job_id, status=current, **(expect or {})).update(**updates)
         if not changed:
             return False
-        lifecycle = JobEvent(
-            job_id=job_id,
-            actor=actor if actor is not None and actor.is_authenticated else None,
-            actor_label=actor_label or (actor.get_username() if actor is not None else "system"),
-            stage=Stage.LIFECYCLE,
-            from_status=current,
-            to_status=to_status,
-            reason=reason,
-            data=data or {},
-            started_at=now,
-            ended_at=now,
-        )
-        label = lifecycle.actor_label
-        # The stages happened before the change they lead to: they come first on the timeline.
-        JobEvent.objects.bulk_create([*(stage_event(job_id, *s, actor_label=label) for s in stages), lifecycle])
+        events = [
+            *(stage_event(job_id, *s, actor_label=_label(actor, actor_label)) for s in stages),
+            _lifecycle_event(job_id, current, to_status, actor, actor_label, reason, data, now),
+        ]
+        JobEvent.objects.bulk_create(events)  # the stages led to the change: they come first
     if instance is not None:
         for name, value in updates.items():
             if not hasattr(value, "resolve_expression"):  # an F() expression's value is not known here
                 setattr(instance, name, value)
     return True
+
+
+def create(
+    job: Job,
+    *,
+    to_status: str,
+    actor: AbstractBaseUser | None = None,
+    reason: str = "",
+    data: dict[str, Any] | None = None,
+    stages: Iterable[tuple[str, datetime, datetime, dict[str, Any]]] = (),
+    **fields: Any,
+) -> Job:
+    """Save the new (unsaved) `job` directly in its first status, one the submitted status may move to,
+    with the events a submitted job moving there at once would have: `stages`, then submitted →
+    `to_status`. The same record as an INSERT plus `transition`, one round trip shorter — the submit
+    path's. `fields` are set on the job as the transition would set them."""
+    if to_status not in ALLOWED[JobStatus.SUBMITTED]:
+        raise ValueError(f"a new job cannot start as {to_status}")
+    now = timezone.now()
+    for name, value in {"status": to_status, **fields}.items():
+        setattr(job, name, value)
+    job.save(force_insert=True)
+    JobEvent.objects.bulk_create(
+        [
+            *(stage_event(job.pk, *s, actor_label=_label(actor, "")) for s in stages),
+            _lifecycle_event(job.pk, JobStatus.SUBMITTED, to_status, actor, "", reason, data, now),
+        ]
+    )
+    return job
+
+
+def _label(actor: AbstractBaseUser | None, actor_label: str) -> str:
+    return actor_label or (actor.get_username() if actor is not None else "system")
+
+
+def _lifecycle_event(
+    job_id: object,
+    from_status: str,
+    to_status: str,
+    actor: AbstractBaseUser | None,
+    actor_label: str,
+    reason: str,
+    data: dict[str, Any] | None,
+    now: datetime,
+) -> JobEvent:
+    return JobEvent(
+        job_id=job_id,
+        actor=actor if actor is not None and actor.is_authenticated else None,
+        actor_label=_label(actor, actor_label),
+        stage=Stage.LIFECYCLE,
+        from_status=from_status,
+        to_status=to_status,
+        reason=reason,
+        data=data or {},
+        started_at=now,
+        ended_at=now,
+    )
 
 
 def record_stage(

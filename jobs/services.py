@@ -44,7 +44,7 @@ from budgets import services as budget_services
 from budgets.errors import BudgetExceeded, Conflict, Forbidden, Invalid, NotFound
 from budgets.models import Budget, ExperimentClass, Hold, HoldStatus, Membership
 from budgets.money import format_money, from_micros, to_micros
-from jobs import policy, selectors
+from jobs import lifecycle, policy, selectors
 from jobs.contract import ContractError, JobRequest, ParsedJob, parse_job_request, resolve_job_request
 from jobs.lifecycle import transition
 from jobs.models import (
@@ -570,33 +570,58 @@ def job_submit(
 
 
 def _submit(*, user: AbstractBaseUser, req: JobRequest, trace_id: str, seed: int | None = None) -> Job:
+    """Writes, in order: the budget's reservation (the only check that can still refuse), then the job
+    directly in its first status with its stage and lifecycle events, the hold, the approval request or
+    the task, and the audit record. Each table is written once."""
     job_id = uuid.uuid4()
     if seed is not None and not 0 <= seed < 2**63:
         raise Invalid("seed must be between 0 and 2^63 - 1", field="seed")
     seed = seed_for(job_id) if seed is None else seed
     plan = _plan(user, req, seed=seed)
-    copied = _cached_result_fields(plan.cached) if plan.cached is not None else {}
-    job = _job_create(job_id=job_id, user=user, plan=plan, trace_id=trace_id, **{"seed": seed, **copied})
     if plan.cached is not None:
-        _serve_from_cache(job=job, user=user, stages=plan.stages)
-    else:
-        parked = _reserve(
-            job=job,
-            budget=plan.budget,
-            amount_micros=plan.cost_micros,
+        job = _job_new(job_id=job_id, user=user, plan=plan, trace_id=trace_id, **_cached_result_fields(plan.cached))
+        now = timezone.now()
+        lifecycle.create(
+            job,
+            to_status=JobStatus.SUCCEEDED,
             actor=user,
-            park=plan.experiment_class.park_over_budget,
-            new=True,
-        )
-        reasons = plan.approval_reasons + ([parked] if parked else [])
-        _gate(
-            job=job,
-            user=user,
-            reasons=reasons,
-            from_status=JobStatus.SUBMITTED,
-            note=_failover_note(plan.decision),
+            reason=f"served from cache of {job.cached_from_id}",
+            data={"cached_from": str(job.cached_from_id)},
             stages=plan.stages,
-        )
+            started_at=now,
+            finished_at=now,
+        )  # costs nothing and is never enqueued
+    else:
+        parked = _reserve_new(plan)
+        reasons = plan.approval_reasons + ([parked] if parked else [])
+        job = _job_new(job_id=job_id, user=user, plan=plan, trace_id=trace_id, seed=seed)
+        note = _failover_note(plan.decision)
+        if reasons:
+            lifecycle.create(
+                job,
+                to_status=JobStatus.AWAITING_APPROVAL,
+                actor=user,
+                reason=note or "needs approval: " + "; ".join(reasons),
+                stages=plan.stages,
+                needs_approval=True,
+            )
+        else:
+            lifecycle.create(
+                job,
+                to_status=JobStatus.QUEUED,
+                actor=user,
+                reason=note or "queued",
+                stages=plan.stages,
+                needs_approval=False,
+                queued_at=timezone.now(),
+            )
+        if not parked:
+            budget_services.hold_open(job=job, budget=plan.budget, amount_micros=plan.cost_micros, actor=user)
+        if reasons:
+            _approval_open(job=job, reasons=reasons, new=True)
+            _notify_approvers(job, reasons)
+        else:
+            enqueue_queued(job)
     job.team = plan.experiment.team  # loaded already: spares the audit a query
     _audit(
         "job.submit",
@@ -621,22 +646,36 @@ def _failover_note(decision: policy.Decision) -> str:
     return f"{decision.reasons[-1]}" + (f" (alternative — {offer})" if offer else "")
 
 
-def _reserve(
-    *, job: Job, budget: Budget, amount_micros: int, actor: AbstractBaseUser, park: bool, new: bool = False
-) -> str:
+def _reserve(*, job: Job, budget: Budget, amount_micros: int, actor: AbstractBaseUser, park: bool) -> str:
     """Hold the job's estimate (a new hold, or the pending one re-sized). Returns "" when the money is
     held. When it does not fit, BudgetExceeded propagates — unless the experiment class parks
     over-budget jobs (`park`): then nothing is held and the reason the job waits for a sign-off is
     returned; approval reserves again and is refused while the budget has no room."""
     try:
-        if not new and Hold.objects.filter(job=job, status=HoldStatus.PENDING).exists():
+        if Hold.objects.filter(job=job, status=HoldStatus.PENDING).exists():
             budget_services.hold_adjust(job=job, amount_micros=amount_micros, actor=actor)
         else:
-            budget_services.hold_reserve(job=job, budget=budget, amount_micros=amount_micros, actor=actor, new_job=new)
+            budget_services.hold_reserve(job=job, budget=budget, amount_micros=amount_micros, actor=actor)
     except BudgetExceeded as exc:
         if not park:
             raise
-        return f"over budget ({exc.message}): parked until an approver signs off and the budget has room"
+        return _parked(exc)
+    return ""
+
+
+def _parked(exc: BudgetExceeded) -> str:
+    return f"over budget ({exc.message}): parked until an approver signs off and the budget has room"
+
+
+def _reserve_new(plan: _Plan) -> str:
+    """A new job's money, taken before its row is written: "" when reserved, else (for an experiment
+    class that parks over-budget jobs) why the job waits for a sign-off; otherwise BudgetExceeded."""
+    try:
+        budget_services.budget_reserve(budget=plan.budget, amount_micros=plan.cost_micros)
+    except BudgetExceeded as exc:
+        if not plan.experiment_class.park_over_budget:
+            raise
+        return _parked(exc)
     return ""
 
 
@@ -645,12 +684,13 @@ def _calibration(backend_id: str) -> dict[str, Any]:
     return _jsonable(dict(calibration)) if calibration else {}
 
 
-def _job_create(*, job_id: uuid.UUID, user: AbstractBaseUser, plan: _Plan, trace_id: str, **fields: Any) -> Job:
-    """The job row in status submitted; `fields` adds the seed and, for a cache hit, the copied result."""
+def _job_new(*, job_id: uuid.UUID, user: AbstractBaseUser, plan: _Plan, trace_id: str, **fields: Any) -> Job:
+    """The job, not yet saved (`lifecycle.create` saves it in its first status); `fields` adds the seed
+    and, for a cache hit, the copied result."""
     req, d = plan.request, plan.decision
     if "calibration" not in fields:
         fields["calibration"] = _calibration(d.backend_id)
-    return Job.objects.create(
+    return Job(
         id=job_id,
         team=plan.experiment.team,
         experiment=plan.experiment,
@@ -697,26 +737,6 @@ def _cached_result_fields(source: Job) -> dict[str, Any]:
         "seed": source.seed,  # the counts were drawn with the source's seed
         "cost_micros": 0,
     }
-
-
-def _serve_from_cache(
-    *, job: Job, user: AbstractBaseUser, stages: Sequence[tuple[str, datetime, datetime, dict[str, Any]]]
-) -> None:
-    """The new job (created with the earlier result) succeeds at once; it costs nothing and is never
-    enqueued."""
-    now = timezone.now()
-    transition(
-        job.pk,
-        from_statuses=[JobStatus.SUBMITTED],
-        to_status=JobStatus.SUCCEEDED,
-        actor=user,
-        reason=f"served from cache of {job.cached_from_id}",
-        data={"cached_from": str(job.cached_from_id)},
-        started_at=now,
-        finished_at=now,
-        stages=stages,
-        instance=job,
-    )
 
 
 def _gate(
@@ -769,9 +789,14 @@ def _approval_ttl() -> timedelta:
     return timedelta(hours=float(getattr(settings, "HYBRIDPORTAL_APPROVAL_TTL_HOURS", 72)))
 
 
-def _approval_open(*, job: Job, reasons: list[str]) -> Approval:
-    """A new pending sign-off request; a job that had one before (a reroute) gets it reopened."""
+def _approval_open(*, job: Job, reasons: list[str], new: bool = False) -> Approval:
+    """A new pending sign-off request; a job that had one before (a reroute) gets it reopened. `new`:
+    the job was created in this transaction, so it has none yet."""
     now = timezone.now()
+    if new:
+        return Approval.objects.create(
+            job=job, status=ApprovalStatus.PENDING, reasons=reasons, requested_at=now, expires_at=now + _approval_ttl()
+        )
     approval, _ = Approval.objects.update_or_create(
         job=job,
         defaults={

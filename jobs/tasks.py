@@ -45,7 +45,7 @@ from adapters.base import AdapterError, ExecutionRequest, PollResult, RemoteStat
 from adapters.ir import Circuit
 from budgets.services import hold_release, hold_settle
 from budgets.tasks import SWEEP_MINUTES
-from hybridportal.broker import NotifyORM, notify
+from hybridportal.broker import NotifyORM, insert_task
 from jobs.lifecycle import transition
 from jobs.metrics import hellinger_fidelity
 from jobs.models import Job, JobEvent, JobStatus, Priority, Stage
@@ -141,10 +141,8 @@ class _EnqueueBroker(NotifyORM):
 
     def enqueue(self, task: str) -> int:
         now = timezone.now()
-        pk = self.get_connection().create(key=self.list_key, payload=task, lock=self.run_at or now).pk
-        if self.run_at is None or self.run_at <= now:
-            notify(self.list_key)
-        return pk
+        due = self.run_at is None or self.run_at <= now
+        return insert_task(self.list_key, task, lock=self.run_at or now, wake=due)
 
 
 def _enqueue(func: str, job_id: str, *, cluster: str, run_at: datetime | None = None) -> str | None:
