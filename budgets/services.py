@@ -421,7 +421,9 @@ def hold_settle(*, job: Any, actual_micros: int, actor: AbstractBaseUser | None 
     """
     if actual_micros < 0:
         raise Invalid("a cost cannot be negative", field="actual")
-    with transaction.atomic():
+    # No savepoint: nothing here is caught, so an error aborts the caller's transaction anyway, and a
+    # worker settles every job inside its result transaction.
+    with transaction.atomic(savepoint=False):
         hold = _pending_hold_locked(job)
         if hold is None:
             return None
@@ -499,7 +501,7 @@ def _hold_close(
 def hold_release(*, job: Any, reason: str, actor: AbstractBaseUser | None = None) -> Hold | None:
     """Give a failed, cancelled or rejected job's reservation back; the job costs nothing.
     Idempotent: None when there is no pending hold."""
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):  # as in hold_settle
         hold = _pending_hold_locked(job)
         if hold is None:
             return None
