@@ -19,7 +19,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import F, QuerySet, Window
+from django.db import connections
+from django.db.models import F, QuerySet, Value, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
@@ -82,40 +83,52 @@ def breaker_settings() -> dict[str, float]:
     return {**defaults, **getattr(settings, "CIRCUIT_BREAKER", {})}
 
 
-# --- run records (one query each, for every backend at once) -------------------------------------
-def open_breakers(*, backend_ids: list[str] | None = None, now: datetime | None = None) -> dict[str, str]:
-    """Backends whose circuit breaker is open → why. Open when at least `failure_ratio` of a backend's
-    last `window_jobs` jobs finished within `window_minutes` failed with backend errors (with at least
-    `min_jobs` finished). Cache hits do not count: they never ran."""
+# --- run records (read in the database: every submission asks, and a busy backend has thousands) ---
+# Each read is a spec — tag, jobs, how many of each backend's latest, which backends — whose rows all
+# have `_RECORD_FIELDS`, so several specs can go to the database as one UNION ALL.
+_RECORD_FIELDS = ("backend", "status", "error_code", "finished_at", "result_meta__execute_seconds")
+_Spec = tuple[str, QuerySet[Job], int, list[str] | None]
+
+
+def _breaker_spec(backend_ids: list[str] | None, since: datetime) -> _Spec:
     cfg = breaker_settings()
-    since = (now or timezone.now()) - timedelta(minutes=cfg["window_minutes"])
     finished = Job.objects.filter(status__in=[JobStatus.SUCCEEDED, JobStatus.FAILED], cached_from__isnull=True)
     if backend_ids is None or len(backend_ids) > _PER_BACKEND_QUERIES:
         finished = finished.filter(finished_at__gte=since)  # bounds the ranking of every backend's jobs
     # The window applies after the LIMIT: among a backend's last `window_jobs`, those within it. Kept
     # out of the per-backend query, whose plan then reads the newest rows from the index and stops.
-    fields = ("backend", "status", "error_code", "finished_at")
+    return ("breaker", finished, int(cfg["window_jobs"]), backend_ids)
+
+
+def _breakers_from(rows: list[tuple[Any, ...]], since: datetime) -> dict[str, str]:
+    cfg = breaker_settings()
     per_backend: dict[str, list[tuple[str, str]]] = {}
-    for backend, status, code, finished_at in _latest_per_backend(
-        finished, int(cfg["window_jobs"]), backend_ids, fields
-    ):
+    for backend, status, code, finished_at, _ in rows:
         if finished_at >= since:
             per_backend.setdefault(backend, []).append((status, code))
     opened = {}
-    for backend, rows in per_backend.items():
-        failed = sum(1 for status, code in rows if status == JobStatus.FAILED and code not in NOT_BACKEND_ERRORS)
-        if len(rows) >= cfg["min_jobs"] and failed / len(rows) >= cfg["failure_ratio"]:
+    for backend, outcomes in per_backend.items():
+        failed = sum(1 for status, code in outcomes if status == JobStatus.FAILED and code not in NOT_BACKEND_ERRORS)
+        if len(outcomes) >= cfg["min_jobs"] and failed / len(outcomes) >= cfg["failure_ratio"]:
             opened[backend] = (
-                f"failing: {failed} of its last {len(rows)} jobs failed in {cfg['window_minutes']:g} minutes"
+                f"failing: {failed} of its last {len(outcomes)} jobs failed in {cfg['window_minutes']:g} minutes"
             )
     return opened
 
 
-def observed_seconds(
-    *, family: str, n_qubits: int, backend_ids: list[str] | None = None, per_backend: int = 20
-) -> dict[str, tuple[float, int]]:
-    """Backend → (median execute seconds, runs) over its recent succeeded runs of the same family at a
-    similar width (±10 %, at least ±2 qubits); only backends with 3 or more such runs."""
+def _since(now: datetime | None) -> datetime:
+    return (now or timezone.now()) - timedelta(minutes=breaker_settings()["window_minutes"])
+
+
+def open_breakers(*, backend_ids: list[str] | None = None, now: datetime | None = None) -> dict[str, str]:
+    """Backends whose circuit breaker is open → why. Open when at least `failure_ratio` of a backend's
+    last `window_jobs` jobs finished within `window_minutes` failed with backend errors (with at least
+    `min_jobs` finished). Cache hits do not count: they never ran."""
+    since = _since(now)
+    return _breakers_from(_latest([_breaker_spec(backend_ids, since)])["breaker"], since)
+
+
+def _observed_spec(family: str, n_qubits: int, backend_ids: list[str] | None, per_backend: int = 20) -> _Spec:
     spread = max(2, n_qubits // 10)
     runs = Job.objects.filter(
         family=family,
@@ -125,35 +138,65 @@ def observed_seconds(
         n_qubits__lte=n_qubits + spread,
         result_meta__execute_seconds__isnull=False,
     )
+    return ("observed", runs, per_backend, backend_ids)
+
+
+def _observed_from(rows: list[tuple[Any, ...]]) -> dict[str, tuple[float, int]]:
     seconds: dict[str, list[float]] = {}
-    for backend, value in _latest_per_backend(
-        runs, per_backend, backend_ids, ("backend", "result_meta__execute_seconds")
-    ):
+    for backend, *_, value in rows:
         if isinstance(value, int | float):
             seconds.setdefault(backend, []).append(float(value))
     return {b: (statistics.median(v), len(v)) for b, v in seconds.items() if len(v) >= 3}
+
+
+def observed_seconds(
+    *, family: str, n_qubits: int, backend_ids: list[str] | None = None, per_backend: int = 20
+) -> dict[str, tuple[float, int]]:
+    """Backend → (median execute seconds, runs) over its recent succeeded runs of the same family at a
+    similar width (±10 %, at least ±2 qubits); only backends with 3 or more such runs."""
+    return _observed_from(_latest([_observed_spec(family, n_qubits, backend_ids, per_backend)])["observed"])
+
+
+def run_records(
+    *, family: str, n_qubits: int, backend_ids: list[str], now: datetime | None = None
+) -> tuple[dict[str, tuple[float, int]], dict[str, str]]:
+    """`observed_seconds` and `open_breakers` of `backend_ids` together: one round trip on PostgreSQL."""
+    since = _since(now)
+    rows = _latest([_observed_spec(family, n_qubits, backend_ids), _breaker_spec(backend_ids, since)])
+    return _observed_from(rows["observed"]), _breakers_from(rows["breaker"], since)
 
 
 # Up to this many backends, one indexed LIMIT query each beats ranking a backend's whole history.
 _PER_BACKEND_QUERIES = 8
 
 
-def _latest_per_backend(
-    jobs: QuerySet[Job], n: int, backend_ids: list[str] | None, fields: tuple[str, ...]
-) -> list[tuple[Any, ...]]:
-    """`fields` of the `n` most recently finished of `jobs` on each backend (of `backend_ids`, or all).
-
-    Computed in the database: every submission asks, and a busy backend has thousands of jobs."""
-    jobs = jobs.filter(finished_at__isnull=False)  # lets the partial run-record indexes serve it
-    if backend_ids is not None and len(backend_ids) <= _PER_BACKEND_QUERIES:
-        rows: list[tuple[Any, ...]] = []
-        for backend_id in backend_ids:
-            rows += jobs.filter(backend=backend_id).order_by("-finished_at").values_list(*fields)[:n]
+def _latest(specs: list[_Spec]) -> dict[str, list[tuple[Any, ...]]]:
+    """Tag → `_RECORD_FIELDS` of the `n` most recently finished of each spec's jobs on each of its
+    backends (or on all). Per-backend LIMIT queries where the backends are few (on PostgreSQL all of
+    them in one UNION ALL), else a window function ranking each backend's jobs."""
+    queries: list[QuerySet[Job, tuple[Any, ...]]] = []
+    for tag, jobs, n, backend_ids in specs:
+        # finished_at IS NOT NULL lets the partial run-record indexes serve it.
+        jobs = jobs.filter(finished_at__isnull=False).annotate(tag=Value(tag))
+        if backend_ids is not None and len(backend_ids) <= _PER_BACKEND_QUERIES:
+            for backend_id in backend_ids:
+                newest = jobs.filter(backend=backend_id).order_by("-finished_at")
+                queries.append(newest.values_list("tag", *_RECORD_FIELDS)[:n])
+            continue
+        if backend_ids is not None:
+            jobs = jobs.filter(backend__in=backend_ids)
+        newest_first = Window(RowNumber(), partition_by=[F("backend")], order_by=F("finished_at").desc())
+        ranked = jobs.annotate(recency=newest_first).filter(recency__lte=n).order_by()
+        queries.append(ranked.values_list("tag", *_RECORD_FIELDS))
+    rows: dict[str, list[tuple[Any, ...]]] = {tag: [] for tag, *_ in specs}
+    if not queries:
         return rows
-    if backend_ids is not None:
-        jobs = jobs.filter(backend__in=backend_ids)
-    newest_first = Window(RowNumber(), partition_by=[F("backend")], order_by=F("finished_at").desc())
-    return list(jobs.annotate(recency=newest_first).filter(recency__lte=n).values_list(*fields))
+    if len(queries) > 1 and connections[Job.objects.db].features.supports_slicing_ordering_in_compound:
+        queries = [queries[0].union(*queries[1:], all=True)]
+    for query in queries:
+        for tag, *fields in query:
+            rows[tag].append(tuple(fields))
+    return rows
 
 
 def price_overrides() -> dict[str, Price]:
@@ -413,12 +456,13 @@ def _pinned(
     candidate = _estimate(caps, price=price, circuit=circuit, shots=shots, seed=seed)
     if isinstance(candidate, str):
         raise Invalid(f"{pin} cannot run this job: {candidate}", field="backend", code="backend_unfit")
-    _apply_observed([candidate], observed_seconds(family=family, n_qubits=circuit.n_qubits, backend_ids=[pin]))
+    observed, broken = run_records(family=family, n_qubits=circuit.n_qubits, backend_ids=[pin], now=now)
+    _apply_observed([candidate], observed)
     reasons = [
         f"{pin}: pinned by the request (tier {caps.tier}, {_money(candidate.cost_micros)}, "
         f"~{_seconds_text(candidate.seconds)}, {candidate.seconds_source})"
     ]
-    unavailable = "unavailable now" if not caps.available else open_breakers(backend_ids=[pin], now=now).get(pin, "")
+    unavailable = "unavailable now" if not caps.available else broken.get(pin, "")
     if not unavailable:
         return _decision(candidate, reasons=reasons, skipped={})
     alternatives: list[dict[str, Any]] = [{"action": QUEUE_FOR_LATER, "backend": pin}]
