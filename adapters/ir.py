@@ -87,6 +87,11 @@ class Op:
     qubits: tuple[int, ...]
     params: tuple[Param, ...] = ()
 
+    @functools.cached_property
+    def canonical(self) -> str:
+        """`canonical_json(self.to_json())`, once per circuit: the part of a fingerprint that is large."""
+        return canonical_json(self.to_json())
+
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"gate": self.name, "qubits": list(self.qubits)}
         if self.params:
@@ -151,6 +156,11 @@ class Circuit:
     def _ops_json(self) -> tuple[dict[str, Any], ...]:
         # Computed once per (immutable) circuit: a submission fingerprints and stores it.
         return tuple(op.to_json() for op in self.ops)
+
+    @functools.cached_property
+    def canonical(self) -> str:
+        """`canonical_json(self.to_json())`, once per circuit: the part of a fingerprint that is large."""
+        return canonical_json(self.to_json())
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -254,14 +264,15 @@ def fingerprint(
     params: Mapping[str, float] | None = None,
 ) -> str:
     """SHA-256 over the canonical IR, bound parameters, shots, backend and SDK versions."""
-    payload = {
-        "circuit": circuit.to_json(),
+    # The bytes of canonical_json({"backend", "circuit", "params", "sdk_versions", "shots"}) — sorted
+    # keys, each value serialised on its own — with the circuit's part computed once per circuit.
+    rest = {
         "params": {k: _canon_float(v) for k, v in sorted((params or {}).items())},
-        "shots": int(shots),
-        "backend": backend,
         "sdk_versions": dict(sorted(sdk_versions.items())),
+        "shots": int(shots),
     }
-    return hashlib.sha256(canonical_json(payload).encode()).hexdigest()
+    text = f'{{"backend":{canonical_json(backend)},"circuit":{circuit.canonical},{canonical_json(rest)[1:]}'
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def bitstrings_width(circuit: Circuit) -> int:

@@ -10,6 +10,8 @@ declared problem into a bound circuit (family + version + params → IR) and che
 from __future__ import annotations
 
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -180,7 +182,30 @@ def resolve_job_request(req: JobRequest, *, max_qubits: int | None = None) -> Pa
     return ParsedJob(request=req, family=family, params=params, circuit=circuit)
 
 
+# Built circuits by (family, version, canonical params, qubit limit). A family is a pure function of its
+# params and a Circuit is immutable, so a sweep repeating a point, or a resubmission (the result
+# cache's case), builds each circuit once per process; a 22-qubit random circuit takes milliseconds.
+_BUILT: OrderedDict[tuple[str, int, str, int], Circuit] = OrderedDict()
+_BUILT_MAX = 64
+_BUILT_LOCK = threading.Lock()
+
+
 def _build(family: Family, params: FamilyParams, max_qubits: int) -> Circuit:
+    key = (family.name, family.version, canonical_json(params.model_dump(mode="json")), max_qubits)
+    with _BUILT_LOCK:
+        circuit = _BUILT.get(key)
+        if circuit is not None:
+            _BUILT.move_to_end(key)
+            return circuit
+    circuit = _build_new(family, params, max_qubits)  # an IRError is not remembered
+    with _BUILT_LOCK:
+        _BUILT[key] = circuit
+        while len(_BUILT) > _BUILT_MAX:
+            _BUILT.popitem(last=False)
+    return circuit
+
+
+def _build_new(family: Family, params: FamilyParams, max_qubits: int) -> Circuit:
     # OpenQASM checks the qubit limit while scanning, before qiskit parses anything.
     if family.name == "openqasm":
         from adapters.qasm import parse_qasm

@@ -81,3 +81,25 @@ def test_the_default_versions_are_the_installed_sdks() -> None:
     job = parsed(request())
     assert job.fingerprint("qsim") == fingerprint(job.circuit, shots=1000, backend="qsim", sdk_versions=sdk_versions())
     assert len(job.fingerprint("qsim")) == 64
+
+
+def test_fingerprints_stay_those_of_the_documented_payload_so_stored_results_stay_cache_hits() -> None:
+    """Jobs store their fingerprint; the cache finds an earlier result only while the hash of the same
+    problem does not change between releases. It is SHA-256 over the canonical JSON of this payload."""
+    import hashlib
+
+    from adapters.ir import _canon_float, canonical_json
+
+    for body in (request(), request(family="ghz", params={"n_qubits": 5}), request(family="bell", params={})):
+        circuit = parsed(body).circuit
+        for params in (None, {"theta": 0.5, "alpha": 1e-17}):
+            payload = {
+                "circuit": circuit.to_json(),
+                "params": {k: _canon_float(v) for k, v in sorted((params or {}).items())},
+                "shots": 1000,
+                "backend": 'aer-noisy:"q"',
+                "sdk_versions": dict(sorted(VERSIONS.items())),
+            }
+            expected = hashlib.sha256(canonical_json(payload).encode()).hexdigest()
+            actual = fingerprint(circuit, shots=1000, backend='aer-noisy:"q"', sdk_versions=VERSIONS, params=params)
+            assert actual == expected
