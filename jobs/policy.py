@@ -426,19 +426,9 @@ def _raise_nothing_fits(*, n: int, max_tier: int, skipped: dict[str, str]) -> No
     )
 
 
-def _pinned(
-    *,
-    circuit: Circuit,
-    family: str,
-    shots: int,
-    max_tier: int,
-    pin: str,
-    seed: int | None,
-    now: datetime | None,
-) -> Decision:
-    """An explicit pin is honoured only inside max_tier and only when the circuit fits. A pinned
-    backend that is unavailable or failing is kept (queue for later); the decision offers the cheapest
-    simulator as the alternative, which the user can take with a reroute."""
+def pinned_capabilities(circuit: Circuit, *, pin: str, max_tier: int) -> Capabilities:
+    """The pinned backend, once the pin is allowed: known, inside max_tier, wide enough (Invalid on
+    the field "backend" otherwise). Reads no database."""
     try:
         caps = registry.capabilities(pin)
     except registry.UnknownBackend:
@@ -452,6 +442,46 @@ def _pinned(
     misfit = _misfit(circuit, dataclasses.replace(caps, available=True))
     if misfit:
         raise Invalid(f"{pin} cannot run this job: {misfit}", field="backend", code="backend_unfit")
+    return caps
+
+
+def served_from_cache(caps: Capabilities) -> Decision:
+    """The decision for a pinned job whose result the cache holds: nothing runs, so no estimate (price,
+    run records, breaker) is needed."""
+    reasons = [f"{caps.backend_id}: pinned by the request (tier {caps.tier})"]
+    estimate = {
+        "backend": caps.backend_id,
+        "tier": caps.tier,
+        "emulated": caps.emulated,
+        "cost_micros": 0,
+        "seconds": 0.0,
+        "seconds_source": "result cache",
+        "reasons": reasons,
+    }
+    return Decision(
+        backend_id=caps.backend_id,
+        tier=caps.tier,
+        emulated=caps.emulated,
+        reasons=reasons,
+        skipped={},
+        estimate=estimate,
+    )
+
+
+def _pinned(
+    *,
+    circuit: Circuit,
+    family: str,
+    shots: int,
+    max_tier: int,
+    pin: str,
+    seed: int | None,
+    now: datetime | None,
+) -> Decision:
+    """An explicit pin is honoured only inside max_tier and only when the circuit fits. A pinned
+    backend that is unavailable or failing is kept (queue for later); the decision offers the cheapest
+    simulator as the alternative, which the user can take with a reroute."""
+    caps = pinned_capabilities(circuit, pin=pin, max_tier=max_tier)
     price = price_overrides().get(pin, caps.price)
     candidate = _estimate(caps, price=price, circuit=circuit, shots=shots, seed=seed)
     if isinstance(candidate, str):

@@ -331,10 +331,23 @@ def _plan(user: AbstractBaseUser, req: JobRequest, *, seed: int | None = None) -
     stages.append((Stage.ASSEMBLE, started, timezone.now(), {"n_qubits": circuit.n_qubits, "ops": len(circuit.ops)}))
 
     started = timezone.now()
-    decision = _select(req=req, parsed=parsed, budget=budget, team=experiment.team, seed=seed)
     versions = sdk_versions()
-    fp = ir.fingerprint(circuit, shots=req.shots, backend=decision.backend_id, sdk_versions=versions)
-    cached = None if req.no_cache else selectors.cached_result_for(team=experiment.team, fingerprint=fp)
+
+    def fingerprint(backend_id: str) -> str:
+        return ir.fingerprint(circuit, shots=req.shots, backend=backend_id, sdk_versions=versions)
+
+    fp, cached, decision = "", None, None
+    if req.backend and not req.no_cache:
+        # A pin fixes the fingerprint before the policy runs: a cache hit needs no estimate.
+        caps = policy.pinned_capabilities(circuit, pin=req.backend, max_tier=req.max_tier)
+        fp = fingerprint(req.backend)
+        cached = selectors.cached_result_for(team=experiment.team, fingerprint=fp)
+        decision = policy.served_from_cache(caps) if cached is not None else None
+    if decision is None:
+        decision = _select(req=req, parsed=parsed, budget=budget, team=experiment.team, seed=seed)
+        if not fp:  # not pinned (a pinned decision keeps its pin, so its lookup above stands)
+            fp = fingerprint(decision.backend_id)
+            cached = None if req.no_cache else selectors.cached_result_for(team=experiment.team, fingerprint=fp)
     reasons: list[str] = []
     if cached is None:
         budget_services.check_tier_allowed(budget=budget, tier=decision.tier)

@@ -8,6 +8,7 @@ from jobs.models import Job, JobEvent, JobStatus
 from jobs.services import job_quote, job_submit
 from tests import factories
 from tests.jobs.orch_support import enqueued_job_ids, ghz
+from tests.jobs.test_policy import record
 
 
 def _succeeded(cast, **overrides) -> Job:
@@ -78,3 +79,19 @@ def test_quote_tells_a_cache_hit_is_free(cast):
     quote = job_quote(user=cast.alice, request=ghz(cast.qlab_experiment, 3))
     assert quote.cached_from == original.pk and quote.cost_micros == 0 and not quote.needs_approval
     assert quote.reasons[0].startswith(f"served from cache of {original.pk}")
+
+
+def test_a_pinned_resubmission_is_served_from_cache_without_an_estimate_even_while_its_backend_fails(cast):
+    """With a pin the fingerprint is known before the policy runs: a hit needs no price or run
+    records, and a broken backend does not matter — nothing runs on it."""
+    original = _succeeded(cast, backend="qsim")
+    for _ in range(4):  # qsim's circuit breaker opens: its last jobs failed with backend errors
+        record(cast, "qsim", JobStatus.FAILED, error_code="backend_error")
+
+    copy = job_submit(user=cast.alice, request=ghz(cast.qlab_experiment, 3, backend="qsim")).job
+
+    assert copy.status == JobStatus.SUCCEEDED and copy.cached_from_id == original.pk
+    assert copy.estimate["seconds"] == 0 and copy.estimate["seconds_source"] == "result cache"
+    assert copy.policy_reasons[0] == f"served from cache of {original.pk} (identical circuit, shots and backend)"
+    rerun = job_submit(user=cast.alice, request=ghz(cast.qlab_experiment, 3, backend="qsim", no_cache=True)).job
+    assert rerun.status == JobStatus.QUEUED and "failing" in " ".join(rerun.policy_reasons)
