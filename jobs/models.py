@@ -71,8 +71,9 @@ class Priority(models.TextChoices):
     BATCH = "batch", "Batch"
 
 
-# Jobs that ran to an outcome: the rows the backend policy learns from (see Job.Meta.indexes).
-RAN = models.Q(finished_at__isnull=False, status__in=["succeeded", "failed"])
+# Jobs that ran to an outcome (cache hits never ran): the rows the backend policy learns from (see
+# Job.Meta.indexes).
+RAN = models.Q(finished_at__isnull=False, status__in=["succeeded", "failed"], cached_from__isnull=True)
 
 
 class Job(models.Model):
