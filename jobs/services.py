@@ -668,10 +668,29 @@ def _idempotency_begin(
     return earlier, True
 
 
-def _idempotency_finish(key_row: IdempotencyKey, *, job: Job | None, body: dict[str, Any] | None) -> None:
-    """Store the answer a replay of the key returns."""
-    key_row.job, key_row.response_status, key_row.response_body = job, 201, body
-    key_row.save(update_fields=["job", "response_status", "response_body"])
+@dataclass
+class _Claim:
+    """A submission's Idempotency-Key: `row` is the claimed key, or with `replayed` the earlier
+    request's, whose stored answer is the reply. The submission sets `job` and `body`, its answer."""
+
+    row: IdempotencyKey | None = None
+    replayed: bool = False
+    job: Job | None = None
+    body: dict[str, Any] | None = None
+
+
+@contextmanager
+def _idempotent(*, user: AbstractBaseUser, key: str | None, body_sha256: str, route: str) -> Iterator[_Claim]:
+    """The submission's one transaction, with its Idempotency-Key (if any) claimed first; the answer
+    the submission leaves in the claim is stored with the key, for replays, as the block ends."""
+    with transaction.atomic():
+        claim = _Claim()
+        if key is not None:
+            claim.row, claim.replayed = _idempotency_begin(user=user, key=key, body_sha256=body_sha256, route=route)
+        yield claim
+        if claim.row is not None and not claim.replayed:
+            claim.row.job, claim.row.response_status, claim.row.response_body = claim.job, 201, claim.body
+            claim.row.save(update_fields=["job", "response_status", "response_body"])
 
 
 def _in_flight(key: str) -> Conflict:
@@ -711,24 +730,18 @@ def job_submit(
     req = _coerce(request)
     trace_id = trace_id_from(traceparent)
     body_sha = request_sha256 or request_body_sha256(request)
-    with transaction.atomic():
-        key_row = None
-        if idempotency_key is not None:
-            key_row, replayed = _idempotency_begin(
-                user=user, key=idempotency_key, body_sha256=body_sha, route=JOBS_ROUTE
+    with _idempotent(user=user, key=idempotency_key, body_sha256=body_sha, route=JOBS_ROUTE) as claim:
+        if claim.replayed:
+            earlier = claim.row
+            return SubmitResult(
+                job=earlier.job, replayed=True, body=earlier.response_body, status_code=earlier.response_status
             )
-            if replayed:
-                return SubmitResult(
-                    job=key_row.job, replayed=True, body=key_row.response_body, status_code=key_row.response_status
-                )
         if seed is not None and not 0 <= seed < 2**63:
             raise Invalid("seed must be between 0 and 2^63 - 1", field="seed")
         [job] = _submit(user=user, items=[(req, seed)], trace_id=trace_id, indexed=False)
-        body = _jsonable(render(job)) if render is not None else None
-        if key_row is not None:
-            _idempotency_finish(key_row, job=job, body=body)
+        claim.job, claim.body = job, _jsonable(render(job)) if render is not None else None
     _log_submitted([job])
-    return SubmitResult(job=job, replayed=False, body=body, status_code=201)
+    return SubmitResult(job=job, replayed=False, body=claim.body, status_code=201)
 
 
 def job_submit_batch(
@@ -764,20 +777,13 @@ def job_submit_batch(
             reqs.append(_coerce(request))
     trace_id = trace_id_from(traceparent)
     body_sha = request_sha256 or request_body_sha256({"jobs": list(requests)})
-    with transaction.atomic():
-        key_row = None
-        if idempotency_key is not None:
-            key_row, replayed = _idempotency_begin(
-                user=user, key=idempotency_key, body_sha256=body_sha, route=JOBS_BATCH_ROUTE
-            )
-            if replayed:
-                return _batch_replay(key_row)
+    with _idempotent(user=user, key=idempotency_key, body_sha256=body_sha, route=JOBS_BATCH_ROUTE) as claim:
+        if claim.replayed:
+            return _batch_replay(claim.row)
         jobs = _submit(user=user, items=[(req, None) for req in reqs], trace_id=trace_id, indexed=True)
-        body = {"jobs": [_jsonable(render(job)) if render is not None else {"id": str(job.pk)} for job in jobs]}
-        if key_row is not None:
-            _idempotency_finish(key_row, job=None, body=body)
+        claim.body = {"jobs": [_jsonable(render(job)) if render is not None else {"id": str(job.pk)} for job in jobs]}
     _log_submitted(jobs)
-    return BatchSubmitResult(jobs=jobs, replayed=False, body=body, status_code=201)
+    return BatchSubmitResult(jobs=jobs, replayed=False, body=claim.body, status_code=201)
 
 
 def _batch_replay(earlier: IdempotencyKey) -> BatchSubmitResult:
