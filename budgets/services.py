@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -51,9 +52,25 @@ def audit_record(
     detail: dict[str, Any] | None = None,
 ) -> AuditEvent:
     """Append one event to the audit trail (never secrets: callers pass ids and decisions only)."""
-    return AuditEvent.objects.create(
+    event = _audit_event(action, actor, team, target, detail)
+    event.save(force_insert=True)
+    return event
+
+
+def audit_record_many(
+    *, action: str, actor: AbstractBaseUser | None = None, events: Sequence[tuple[Team | None, str, dict[str, Any]]]
+) -> list[AuditEvent]:
+    """`audit_record` for several events of one action by one actor, in one INSERT; `events` are
+    (team, target, detail)."""
+    return AuditEvent.objects.bulk_create([_audit_event(action, actor, *event) for event in events])
+
+
+def _audit_event(
+    action: str, actor: AbstractBaseUser | None, team: Team | None, target: str, detail: dict[str, Any] | None
+) -> AuditEvent:
+    return AuditEvent(
         action=action,
-        actor=actor if actor is not None and actor.is_authenticated else None,
+        actor=_actor_or_none(actor),
         team=team,
         target=target,
         detail=detail or {},
@@ -292,18 +309,34 @@ def hold_open(
     *, job: Any, budget: Budget, amount_micros: int, actor: AbstractBaseUser | None = None, ttl: timedelta = HOLD_TTL
 ) -> Hold:
     """The hold and its reserve ledger entry for money `budget_reserve` took in this transaction."""
-    hold = Hold.objects.create(budget=budget, job=job, amount_micros=amount_micros, expires_at=timezone.now() + ttl)
-    LedgerEntry.objects.create(
-        budget=budget,
-        kind=LedgerKind.RESERVE,
-        amount_micros=amount_micros,
-        hold=hold,
-        actor=_actor_or_none(actor),
-        memo=f"job {job.pk}",
+    return holds_open(holds=[(job, budget, amount_micros)], actor=actor, ttl=ttl)[0]
+
+
+def holds_open(
+    *, holds: Sequence[tuple[Any, Budget, int]], actor: AbstractBaseUser | None = None, ttl: timedelta = HOLD_TTL
+) -> list[Hold]:
+    """`hold_open` for several (job, budget, amount) at once: one INSERT of the holds and one of their
+    ledger entries (the database returns the holds' ids: PostgreSQL, and SQLite from 3.35)."""
+    expires_at = timezone.now() + ttl
+    rows = Hold.objects.bulk_create(
+        [Hold(budget=budget, job=job, amount_micros=amount, expires_at=expires_at) for job, budget, amount in holds]
     )
-    if amount_micros:  # a free job cannot cross an alert threshold
-        _alerts_check_later(budget.pk)
-    return hold
+    LedgerEntry.objects.bulk_create(
+        [
+            LedgerEntry(
+                budget_id=hold.budget_id,
+                kind=LedgerKind.RESERVE,
+                amount_micros=hold.amount_micros,
+                hold=hold,
+                actor=_actor_or_none(actor),
+                memo=f"job {hold.job_id}",
+            )
+            for hold in rows
+        ]
+    )
+    for budget_pk in dict.fromkeys(hold.budget_id for hold in rows if hold.amount_micros):
+        _alerts_check_later(budget_pk)  # a free job cannot cross an alert threshold
+    return rows
 
 
 def hold_reserve(

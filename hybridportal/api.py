@@ -30,11 +30,16 @@ or the Tokens page). Scopes: `read` for every GET, `submit` to quote, submit and
 create experiments, `approve` for the approver inbox. In the browser the signed-in session works too
 (send `X-CSRFToken` on POST). Requests are rate-limited per token (429 with `Retry-After`).
 
-**Idempotency.** `POST /jobs` requires an `Idempotency-Key` header (1–255 printable ASCII; a UUID4 is
-ideal). The same key with the same body replays the stored response with `Idempotent-Replayed: true`;
-the same key while the first request is still in flight answers 409 `idempotency_in_flight` (retry
-later); the same key with a different body answers 422 `idempotency_mismatch`. Keys are scoped to the
-user and kept for at least 24 hours.
+**Idempotency.** `POST /jobs` and `POST /jobs/batch` require an `Idempotency-Key` header (1–255
+printable ASCII; a UUID4 is ideal). The same key with the same body replays the stored response with
+`Idempotent-Replayed: true`; the same key while the first request is still in flight answers 409
+`idempotency_in_flight` (retry later); the same key with a different body answers 422
+`idempotency_mismatch`. Keys are scoped to the user and kept for at least 24 hours.
+
+**Batches.** `POST /jobs/batch` with `{"jobs": [<job>, ...]}` (each the body of `POST /jobs`, at
+most `JOB_BATCH_MAX`, 500 by default) submits a parameter sweep in one transaction, all or nothing: 201
+`{"jobs": [...]}` in request order, each job exactly as `POST /jobs` would have made it; a refused job
+refuses the batch with its index in `field` (`jobs[3].shots`). One Idempotency-Key covers the batch.
 
 **Errors.** Every failure is JSON `{"code", "message", "field", "detail"}`: `code` is stable, `field`
 is the dotted path of the bad input (`params.n_qubits`) when there is one.

@@ -59,12 +59,17 @@ def trace_id_for(request: HttpRequest) -> str:
 
 
 def validation_field(loc: tuple[Any, ...] | list[Any], body_params: set[str] | frozenset[str] = frozenset()) -> str:
-    """ninja's `("body", "payload", "params", "n_qubits")` → `"params.n_qubits"`; a header keeps its name."""
+    """ninja's `("body", "payload", "params", "n_qubits")` → `"params.n_qubits"`, a list index in
+    brackets (`("body", "payload", "jobs", 3, "shots")` → `"jobs[3].shots"`, as the services name a
+    batch's items); a header keeps its name."""
     parts = list(loc)
     source = parts.pop(0) if parts and parts[0] in _PARAM_SOURCES else None
     if source == "body" and parts and parts[0] in body_params:
         parts.pop(0)
-    return ".".join(str(p) for p in parts) or (source or "body")
+    field = ""
+    for part in parts:
+        field += f"[{part}]" if isinstance(part, int) else f".{part}" if field else str(part)
+    return field or (source or "body")
 
 
 def _message(err: dict[str, Any]) -> str:
@@ -97,7 +102,8 @@ def install_error_handlers(api: NinjaAPI, *, body_params: frozenset[str] = froze
                     400,
                     error_body(
                         "idempotency_key_required" if missing else "idempotency_key_invalid",
-                        "POST /jobs needs an Idempotency-Key header (1–255 printable ASCII; a UUID4 is ideal)",
+                        f"{request.method} {request.path.removeprefix('/api/v1')} needs an Idempotency-Key header "
+                        "(1–255 printable ASCII; a UUID4 is ideal)",
                         IDEMPOTENCY_HEADER,
                     ),
                 )

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -34,10 +35,11 @@ _PULL = (
 )
 
 
-# A task row and its cluster's wake-up in one round trip (pg_notify runs once, for the inserted row).
+# Task rows and their cluster's wake-up in one round trip: one multi-row INSERT, and pg_notify once (it
+# is outside the aggregate, so it runs once for the one result row).
 _INSERT_AND_NOTIFY = (
-    "WITH task AS (INSERT INTO {table} ({key}, {payload}, {lock}) VALUES (%s, %s, %s) RETURNING {id}) "
-    "SELECT {id}, pg_notify(%s, '') FROM task"
+    "WITH task AS (INSERT INTO {table} ({key}, {payload}, {lock}) VALUES {rows} RETURNING {id}) "
+    "SELECT array_agg({id} ORDER BY {id}), pg_notify(%s, '') FROM task"
 )
 
 
@@ -54,15 +56,24 @@ def insert_task(list_key: str, payload: str, *, lock: datetime, wake: bool) -> i
     """Write a task row for `list_key`'s cluster, not to be pulled before `lock`; `wake`: notify its
     pusher at commit. Returns the row's id. In one statement on PostgreSQL; elsewhere as the ORM
     broker writes it."""
+    return insert_tasks(list_key, [payload], lock=lock, wake=wake)[0]
+
+
+def insert_tasks(list_key: str, payloads: Sequence[str], *, lock: datetime, wake: bool) -> list[int]:
+    """`insert_task` for several payloads of one cluster: one INSERT (with one NOTIFY on PostgreSQL);
+    the rows' ids in the payloads' order, which is the order the cluster pulls them in."""
     if not (wake and _postgres()):
-        return int(OrmQ.objects.using(Conf.ORM).create(key=list_key, payload=payload, lock=lock).pk)
+        rows = OrmQ.objects.using(Conf.ORM).bulk_create([OrmQ(key=list_key, payload=p, lock=lock) for p in payloads])
+        return [int(row.pk) for row in rows]
     connection = connections[Conf.ORM]
     quote, meta = connection.ops.quote_name, OrmQ._meta
     names = {name: quote(meta.get_field(name).column) for name in ("id", "key", "payload", "lock")}
-    sql_text = _INSERT_AND_NOTIFY.format(table=quote(meta.db_table), **names)
+    rows_sql = ", ".join(["(%s, %s, %s)"] * len(payloads))
+    sql_text = _INSERT_AND_NOTIFY.format(table=quote(meta.db_table), rows=rows_sql, **names)
+    params = [value for payload in payloads for value in (list_key, payload, lock)]
     with connection.cursor() as cursor:
-        cursor.execute(sql_text, [list_key, payload, lock, channel(list_key)])
-        return int(cursor.fetchone()[0])
+        cursor.execute(sql_text, [*params, channel(list_key)])
+        return [int(pk) for pk in cursor.fetchone()[0]]
 
 
 class NotifyORM(ORM):

@@ -10,9 +10,10 @@ Pure httpx — it imports nothing from Django, so `pip install .` (or copying th
     hp.result(job)["counts"]  # {"000": 507, "111": 493} — qubit 0 is the leftmost character
     hp.result_frame(job)  # pandas DataFrame: bitstring, count, probability
 
-`submit` sends an Idempotency-Key (a fresh UUID4 unless you pass one) and reuses it on every retry,
-so a retry after a dropped connection or a 5xx can never create a second job: the portal replays the
-first answer instead. Failures raise `ApiError` carrying the API's `code`, `message` and `field`.
+`submit` (and `submit_many`, a sweep in one request) sends an Idempotency-Key (a fresh UUID4 unless
+you pass one) and reuses it on every retry, so a retry after a dropped connection or a 5xx can never
+create a second job: the portal replays the first answer instead. Failures raise `ApiError` carrying
+the API's `code`, `message` and `field`.
 """
 
 from __future__ import annotations
@@ -149,10 +150,48 @@ class Client:
         identical earlier result was reused). Other contract fields (`objective`, `family_version`,
         `experiment_class`, `budget_ceiling`) go in `contract`. `experiment` is an id or a unique name."""
         body = self._job_body(
-            family, params, experiment, shots, max_tier, backend, priority, labels, no_cache, contract
+            family,
+            params,
+            experiment=experiment,
+            shots=shots,
+            max_tier=max_tier,
+            backend=backend,
+            priority=priority,
+            labels=labels,
+            no_cache=no_cache,
+            **contract,
         )
         key = idempotency_key or str(uuid.uuid4())
         return self._call("POST", "/jobs", json=body, headers={"Idempotency-Key": key}, replay_safe=True)
+
+    def submit_many(
+        self,
+        items: Iterable[Mapping[str, Any]],
+        *,
+        experiment: int | str,
+        idempotency_key: str | None = None,
+        **common: Any,
+    ) -> list[dict[str, Any]]:
+        """Submit a parameter sweep in one request, all or nothing; returns the jobs in order, each as
+        `submit` would have made it. Each item has a `family` and its `params` and may set any other
+        argument of `submit`; `common` sets them for every item::
+
+            hp.submit_many([{"family": "ghz", "params": {"n_qubits": n}} for n in range(2, 12)],
+                           experiment=1, shots=1000, labels=["sweep"])
+
+        One Idempotency-Key covers the call and is reused on every retry. A refused job refuses them all:
+        the ApiError's `field` names it (`jobs[3].shots`). At most the portal's JOB_BATCH_MAX (500) jobs."""
+        experiment_id = self._experiment_id(experiment)  # a name is looked up once, not per job
+        jobs = []
+        for item in items:
+            if "family" not in item:
+                raise HybridPortalError(f"every item needs a family: {dict(item)!r}")
+            jobs.append(self._job_body(**{"experiment": experiment_id, **common, **item}))
+        key = idempotency_key or str(uuid.uuid4())
+        reply = self._call(
+            "POST", "/jobs/batch", json={"jobs": jobs}, headers={"Idempotency-Key": key}, replay_safe=True
+        )
+        return reply["jobs"]
 
     def quote(
         self,
@@ -171,7 +210,16 @@ class Client:
         """What `submit` with the same arguments would do (backend and why, cost, seconds, approval),
         creating nothing."""
         body = self._job_body(
-            family, params, experiment, shots, max_tier, backend, priority, labels, no_cache, contract
+            family,
+            params,
+            experiment=experiment,
+            shots=shots,
+            max_tier=max_tier,
+            backend=backend,
+            priority=priority,
+            labels=labels,
+            no_cache=no_cache,
+            **contract,
         )
         return self._call("POST", "/jobs/quote", json=body, replay_safe=True)
 
@@ -276,15 +324,16 @@ class Client:
     def _job_body(
         self,
         family: str,
-        params: Mapping[str, Any] | None,
+        params: Mapping[str, Any] | None = None,
+        *,
         experiment: int | str,
-        shots: int,
-        max_tier: int,
-        backend: str | None,
-        priority: str,
-        labels: Iterable[str],
-        no_cache: bool,
-        contract: Mapping[str, Any],
+        shots: int = 1000,
+        max_tier: int = 0,
+        backend: str | None = None,
+        priority: str = "interactive",
+        labels: Iterable[str] = (),
+        no_cache: bool = False,
+        **contract: Any,
     ) -> dict[str, Any]:
         body: dict[str, Any] = {
             "experiment": self._experiment_id(experiment),
@@ -334,9 +383,9 @@ class Client:
     ) -> Any:
         """Send one request, retrying with exponential backoff where a retry cannot do harm.
 
-        GETs and `replay_safe` POSTs (submit carries its Idempotency-Key; quote creates nothing) are
-        retried on connection errors, timeouts, 409 `idempotency_in_flight`, 429 and 5xx. Other POSTs
-        are retried only when the connection failed before the request was sent.
+        GETs and `replay_safe` POSTs (submit and submit_many carry an Idempotency-Key; quote creates
+        nothing) are retried on connection errors, timeouts, 409 `idempotency_in_flight`, 429 and 5xx.
+        Other POSTs are retried only when the connection failed before the request was sent.
         """
         safe = method == "GET" or replay_safe
         attempt = 0

@@ -297,6 +297,9 @@ JOB_RETRY_BACKOFF_MAX_SECONDS = float(os.environ.get("JOB_RETRY_BACKOFF_MAX_SECO
 JOB_DEADLINE_MARGIN_SECONDS = float(os.environ.get("JOB_DEADLINE_MARGIN_SECONDS", "30"))
 # A queued job whose task is missing from the broker this long after its last change is enqueued again.
 JOB_LOST_ENQUEUE_SECONDS = float(os.environ.get("JOB_LOST_ENQUEUE_SECONDS", "60"))
+# Most jobs one batch submission (POST /api/v1/jobs/batch) may hold: it is one transaction, so this
+# bounds how long it holds the budget rows it reserves on.
+JOB_BATCH_MAX = int(os.environ.get("JOB_BATCH_MAX", "500"))
 # Successful django-q2 task records (schedules, sweeps) are kept this long.
 Q_SUCCESS_KEEP_HOURS = float(os.environ.get("Q_SUCCESS_KEEP_HOURS", "72"))
 # How often a submitted hardware job is polled.

@@ -32,6 +32,8 @@ from jobs.schemas import (
     EventOut,
     ExperimentIn,
     ExperimentOut,
+    JobBatchIn,
+    JobBatchOut,
     JobFilters,
     JobOut,
     LifecycleIn,
@@ -69,6 +71,26 @@ def submit_job(request: HttpRequest, payload: JobRequest, idempotency_key: str =
     )
     # The stored body is sent as stored: a replay must be the first answer, not a fresh rendering.
     response = JsonResponse(result.body or render_job(result.job), status=result.status_code)
+    if result.replayed:
+        response["Idempotent-Replayed"] = "true"
+    return response
+
+
+@router.post("/jobs/batch", response={201: JobBatchOut, **errors(404, 409)}, auth=SUBMIT)
+def submit_jobs(request: HttpRequest, payload: JobBatchIn, idempotency_key: str = IDEMPOTENCY_KEY) -> JsonResponse:
+    """Submit several jobs (a parameter sweep) at once, all or nothing: each as `POST /jobs` would,
+    answered in request order. A refused job refuses the batch, naming it (`jobs[3].shots`); at most
+    JOB_BATCH_MAX (default 500). Idempotency-Key as for `POST /jobs`, covering the whole batch."""
+    result = services.job_submit_batch(
+        user=request.user,
+        requests=payload.jobs,
+        traceparent=request.headers.get("traceparent"),
+        idempotency_key=idempotency_key,
+        render=render_job,
+    )
+    response = JsonResponse(
+        result.body or {"jobs": [render_job(job) for job in result.jobs]}, status=result.status_code
+    )
     if result.replayed:
         response["Idempotent-Replayed"] = "true"
     return response

@@ -7,7 +7,8 @@ that is an error (a user's illegal action) or a no-op (a duplicate task).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -111,33 +112,43 @@ def transition(
     return True
 
 
-def create(
-    job: Job,
-    *,
-    to_status: str,
-    actor: AbstractBaseUser | None = None,
-    reason: str = "",
-    data: dict[str, Any] | None = None,
-    stages: Iterable[tuple[str, datetime, datetime, dict[str, Any]]] = (),
-    **fields: Any,
-) -> Job:
-    """Save the new (unsaved) `job` directly in its first status, one the submitted status may move to,
-    with the events a submitted job moving there at once would have: `stages`, then submitted →
-    `to_status`. The same record as an INSERT plus `transition`, one round trip shorter — the submit
-    path's. `fields` are set on the job as the transition would set them."""
-    if to_status not in ALLOWED[JobStatus.SUBMITTED]:
-        raise ValueError(f"a new job cannot start as {to_status}")
-    now = timezone.now()
-    for name, value in {"status": to_status, **fields}.items():
-        setattr(job, name, value)
-    job.save(force_insert=True)
+@dataclass(frozen=True)
+class Start:
+    """How a new job enters its first status: the status (one the submitted status may move to), the
+    lifecycle event's reason and data, the timed stages that led there, and the fields the move sets."""
+
+    to_status: str
+    reason: str = ""
+    data: dict[str, Any] | None = None
+    stages: Sequence[tuple[str, datetime, datetime, dict[str, Any]]] = ()
+    fields: Mapping[str, Any] = field(default_factory=dict)
+
+
+def create_many(starts: Sequence[tuple[Job, Start]], *, actor: AbstractBaseUser | None = None) -> list[Job]:
+    """Save new (unsaved) jobs, each directly in its first status, with the events a submitted job moving
+    there at once would have: its stages, then submitted → first status. The same record as an INSERT
+    plus `transition` per job, in two statements whatever the number of jobs (a batch submission's):
+    one INSERT of the jobs, one of all their events, each job's in order."""
+    for job, start in starts:
+        if start.to_status not in ALLOWED[JobStatus.SUBMITTED]:
+            raise ValueError(f"a new job cannot start as {start.to_status}")
+        for name, value in {"status": start.to_status, **start.fields}.items():
+            setattr(job, name, value)
+    jobs = Job.objects.bulk_create([job for job, _ in starts])
+    now, label = timezone.now(), _label(actor, "")
     JobEvent.objects.bulk_create(
         [
-            *(stage_event(job.pk, *s, actor_label=_label(actor, "")) for s in stages),
-            _lifecycle_event(job.pk, JobStatus.SUBMITTED, to_status, actor, "", reason, data, now),
+            event
+            for job, start in starts
+            for event in (
+                *(stage_event(job.pk, *s, actor_label=label) for s in start.stages),
+                _lifecycle_event(
+                    job.pk, JobStatus.SUBMITTED, start.to_status, actor, "", start.reason, start.data, now
+                ),
+            )
         ]
     )
-    return job
+    return jobs
 
 
 def _label(actor: AbstractBaseUser | None, actor_label: str) -> str:

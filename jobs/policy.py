@@ -13,10 +13,14 @@ price overrides. Nothing here writes.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import statistics
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.db import connections
@@ -83,6 +87,38 @@ def breaker_settings() -> dict[str, float]:
     return {**defaults, **getattr(settings, "CIRCUIT_BREAKER", {})}
 
 
+# --- reads shared by the decisions of one batch ---------------------------------------------------
+_Read = TypeVar("_Read", bound=Callable[..., Any])
+_shared: ContextVar[dict[tuple[Any, ...], Any] | None] = ContextVar("policy_shared_reads", default=None)
+
+
+@contextmanager
+def shared_reads() -> Iterator[None]:
+    """Inside this block the price overrides are read once and the run records (circuit breakers,
+    observed run times) once per distinct question, however many decisions ask: a batch of submissions
+    is decided against one snapshot instead of asking the database the same thing for every job.
+    Outside it every call reads. The answers are shared: callers must not change them."""
+    token = _shared.set({})
+    try:
+        yield
+    finally:
+        _shared.reset(token)
+
+
+def _shared_read(read: _Read) -> _Read:
+    @functools.wraps(read)
+    def shared(**kwargs: Any) -> Any:
+        memo = _shared.get()
+        if memo is None:
+            return read(**kwargs)
+        key = (read.__name__, *sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in kwargs.items()))
+        if key not in memo:
+            memo[key] = read(**kwargs)
+        return memo[key]
+
+    return shared  # type: ignore[return-value]
+
+
 # --- run records (read in the database: every submission asks, and a busy backend has thousands) ---
 # Each read is a spec — tag, jobs, how many of each backend's latest, which backends — whose rows all
 # have `_RECORD_FIELDS`, so several specs can go to the database as one UNION ALL.
@@ -120,6 +156,7 @@ def _since(now: datetime | None) -> datetime:
     return (now or timezone.now()) - timedelta(minutes=breaker_settings()["window_minutes"])
 
 
+@_shared_read
 def open_breakers(*, backend_ids: list[str] | None = None, now: datetime | None = None) -> dict[str, str]:
     """Backends whose circuit breaker is open → why. Open when at least `failure_ratio` of a backend's
     last `window_jobs` jobs finished within `window_minutes` failed with backend errors (with at least
@@ -149,6 +186,7 @@ def _observed_from(rows: list[tuple[Any, ...]]) -> dict[str, tuple[float, int]]:
     return {b: (statistics.median(v), len(v)) for b, v in seconds.items() if len(v) >= 3}
 
 
+@_shared_read
 def observed_seconds(
     *, family: str, n_qubits: int, backend_ids: list[str] | None = None, per_backend: int = 20
 ) -> dict[str, tuple[float, int]]:
@@ -157,6 +195,7 @@ def observed_seconds(
     return _observed_from(_latest([_observed_spec(family, n_qubits, backend_ids, per_backend)])["observed"])
 
 
+@_shared_read
 def run_records(
     *, family: str, n_qubits: int, backend_ids: list[str], now: datetime | None = None
 ) -> tuple[dict[str, tuple[float, int]], dict[str, str]]:
@@ -199,6 +238,7 @@ def _latest(specs: list[_Spec]) -> dict[str, list[tuple[Any, ...]]]:
     return rows
 
 
+@_shared_read
 def price_overrides() -> dict[str, Price]:
     """The admin's price overrides (budgets.PriceModel) as adapter prices, by backend id."""
     from budgets.models import PriceModel

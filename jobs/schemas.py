@@ -19,6 +19,7 @@ from pydantic import ConfigDict
 
 from adapters.base import Capabilities
 from budgets.schemas import IDENT, SLUG, TEXT, money_text
+from jobs.contract import JobRequest
 from jobs.models import Approval, Experiment, Job, JobEvent
 
 StatusName = Literal[
@@ -253,6 +254,16 @@ class DecisionIn(Input):
         None, min_length=1, max_length=100, pattern=IDENT, description="approve on another backend"
     )
     shots: int | None = Field(None, ge=1, le=1_000_000, description="approve with fewer (or more) shots")
+
+
+class JobBatchIn(Input):
+    jobs: list[JobRequest] = Field(
+        description="the jobs, in order: each the body of `POST /jobs`; 1 to JOB_BATCH_MAX (default 500)"
+    )
+
+
+class JobBatchOut(Schema):
+    jobs: list[JobOut] = Field(description="the jobs created, in the order of the request")
 
 
 class PriceOut(Schema):

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import statistics
 import uuid
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import BooleanField, Count, ExpressionWrapper, Q, QuerySet
+from django.db.models import BooleanField, Count, ExpressionWrapper, F, Q, QuerySet, Window
+from django.db.models.functions import RowNumber
 
 from budgets.errors import NotFound
 from budgets.models import Membership, Role
@@ -131,16 +133,43 @@ def _span(stage: str, labels: dict[str, str], start: datetime, end: datetime, da
     }
 
 
+# What serving from a cached result copies: its circuit and request are the new job's own already.
+_CACHED_FIELDS = ("id", "cached_from_id", "counts", "result_meta", "metrics", "calibration", "seed")
+
+
+def _cacheable() -> QuerySet[Job]:
+    return Job.objects.filter(status=JobStatus.SUCCEEDED).exclude(counts__isnull=True)
+
+
 def cached_result_for(*, team: object, fingerprint: str) -> Job | None:
     """The newest succeeded job of `team` with this fingerprint and stored counts, if any."""
     return (
-        Job.objects.filter(team=team, fingerprint=fingerprint, status=JobStatus.SUCCEEDED)
-        .exclude(counts__isnull=True)
+        _cacheable()
+        .filter(team=team, fingerprint=fingerprint)
         .order_by("-finished_at", "-created_at")
-        # What serving from it copies: its circuit and request are the new job's own already.
-        .only("id", "cached_from_id", "counts", "result_meta", "metrics", "calibration", "seed")
+        .only(*_CACHED_FIELDS)
         .first()
     )
+
+
+def cached_results_for(keys: Collection[tuple[int, str]]) -> dict[tuple[int, str], Job]:
+    """`cached_result_for` of many (team id, fingerprint) at once, in one query (a batch submission's):
+    the newest of each, ranked in the database, so a popular result's many copies are not all read."""
+    if not keys:
+        return {}
+    newest = Window(
+        RowNumber(),
+        partition_by=[F("team_id"), F("fingerprint")],
+        order_by=[F("finished_at").desc(), F("created_at").desc()],
+    )
+    rows = (
+        _cacheable()
+        .filter(team_id__in={team for team, _ in keys}, fingerprint__in={fp for _, fp in keys})
+        .annotate(newest=newest)
+        .filter(newest=1)
+        .only(*_CACHED_FIELDS, "team_id", "fingerprint")
+    )
+    return {(job.team_id, job.fingerprint): job for job in rows if (job.team_id, job.fingerprint) in keys}
 
 
 # --- experiments ----------------------------------------------------------------------------------

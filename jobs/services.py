@@ -24,7 +24,9 @@ import logging
 import re
 import secrets
 import uuid
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -41,7 +43,7 @@ from adapters import ir, registry
 from adapters.versions import sdk_versions
 from budgets import selectors as budget_selectors
 from budgets import services as budget_services
-from budgets.errors import BudgetExceeded, Conflict, Forbidden, Invalid, NotFound
+from budgets.errors import BudgetExceeded, Conflict, Forbidden, Invalid, NotFound, ServiceError
 from budgets.models import Budget, ExperimentClass, Hold, HoldStatus, Membership
 from budgets.money import format_money, from_micros, to_micros
 from jobs import lifecycle, policy, selectors
@@ -61,6 +63,7 @@ from jobs.models import (
 logger = logging.getLogger(__name__)
 
 JOBS_ROUTE = "/api/v1/jobs"
+JOBS_BATCH_ROUTE = "/api/v1/jobs/batch"
 NON_TERMINAL = [
     JobStatus.SUBMITTED,
     JobStatus.AWAITING_APPROVAL,
@@ -103,27 +106,57 @@ class SubmitResult:
 
 
 @dataclass
+class BatchSubmitResult:
+    jobs: list[Job]
+    replayed: bool
+    body: dict[str, Any] | None
+    status_code: int
+
+
+@dataclass
 class _Plan:
-    """Everything validate → assemble → select decided, before anything is written."""
+    """Everything validate → assemble → select decided for one request, before anything is written."""
 
     request: JobRequest
     experiment: Experiment
     experiment_class: ExperimentClass
     budget: Budget
-    family_name: str
-    family_version: int
-    params: dict[str, Any]
-    circuit: ir.Circuit
-    decision: policy.Decision
-    fingerprint: str
-    versions: dict[str, str]
-    cached: Job | None
-    approval_reasons: list[str]
+    parsed: ParsedJob
+    seed: int | None
     stages: list[tuple[str, datetime, datetime, dict[str, Any]]]
+    select_started: datetime
+    select_seconds: float = 0.0
+    # None only between a batch's two passes, when the budget looked too small for this job but earlier
+    # jobs of the batch may still turn out cheaper (cache hits) than the first pass assumed.
+    decision: policy.Decision | None = None
+    remaining: int | None = None  # what the policy saw left of the budget (None: it weighed none)
+    fingerprint: str = ""
+    versions: dict[str, str] = field(default_factory=dict)
+    cached: Job | None = None
+    approval_reasons: list[str] = field(default_factory=list)
+
+    @property
+    def circuit(self) -> ir.Circuit:
+        return self.parsed.circuit
+
+    @property
+    def family_name(self) -> str:
+        return self.parsed.family.name
 
     @property
     def cost_micros(self) -> int:
-        return 0 if self.cached else self.decision.cost_micros
+        return 0 if self.cached or self.decision is None else self.decision.cost_micros
+
+
+@dataclass
+class _Admitted:
+    """A job decided and paid for, its row built in its first status: what `_write` inserts."""
+
+    job: Job
+    start: lifecycle.Start
+    plan: _Plan
+    holds: bool  # it holds its estimate (it is neither a cache hit nor parked over budget)
+    approval_reasons: list[str]
 
 
 # --- small helpers ---------------------------------------------------------------------------------
@@ -138,10 +171,16 @@ def trace_id_from(traceparent: str | None) -> str:
 
 
 def request_body_sha256(request: JobRequest | dict[str, Any]) -> str:
-    """SHA-256 of the canonical JSON of a request body (sorted keys, no whitespace)."""
-    body = request.model_dump(mode="json", exclude_unset=True) if isinstance(request, JobRequest) else request
-    text = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
+    """SHA-256 of the canonical JSON of a request body (sorted keys, no whitespace); a body may hold
+    parsed requests (a batch's `{"jobs": [...]}`)."""
+    text = json.dumps(request, sort_keys=True, separators=(",", ":"), default=_as_sent)
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _as_sent(value: Any) -> Any:
+    if isinstance(value, JobRequest):
+        return value.model_dump(mode="json", exclude_unset=True)
+    return str(value)
 
 
 def seed_for(job_id: uuid.UUID) -> int:
@@ -157,16 +196,17 @@ def _jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, cls=DjangoJSONEncoder, default=str))
 
 
-def enqueue_queued(job: Job) -> None:
-    """Hand a job that has just become queued to the workers, in the caller's transaction.
+def enqueue_queued(*jobs: Job) -> None:
+    """Hand jobs that have just become queued to the workers, in the caller's transaction.
 
-    With the ORM broker the task row commits together with the job's queued status: a worker never
+    With the ORM broker the task rows commit together with the jobs' queued status: a worker never
     sees a task for a job it cannot see, a rollback leaves no task behind, and a crash between the
-    commit and the enqueue cannot lose the job (see `jobs.tasks.enqueue_job`)."""
+    commit and the enqueue cannot lose a job (see `jobs.tasks.enqueue_job`; several jobs at once go
+    in one INSERT per cluster, `jobs.tasks.enqueue_jobs`)."""
     # At call time: jobs.tasks (django-q2) reaches back into this module from its sweeper.
-    from jobs.tasks import enqueue_job
+    from jobs.tasks import enqueue_jobs
 
-    enqueue_job(job.pk, job=job)
+    enqueue_jobs(jobs)
 
 
 def _mail_later(subject: str, body: str, recipients: list[str]) -> None:
@@ -187,14 +227,20 @@ def _job_url(job: Job) -> str:
     return reverse("job_detail", args=[job.pk])
 
 
-def _notify_approvers(job: Job, reasons: list[str]) -> None:
+def _approver_emails(job: Job) -> list[str]:
     approvers = budget_selectors.approvers_for_team(job.team).exclude(pk=job.submitted_by_id)
+    return [u.email for u in approvers]
+
+
+def _notify_approvers(job: Job, reasons: list[str], emails: list[str] | None = None) -> None:
+    """Mail the team's approvers (but the submitter) about a job awaiting sign-off; `emails`: theirs,
+    when already read."""
     _mail_later(
         f"[Hybrid Portal] approval needed: {job.family} job {str(job.pk)[:8]} on {job.backend}",
         f"{job.submitted_by} submitted a job that needs your sign-off.\n\n"
         f"Backend: {job.backend} (tier {job.tier})\nEstimate: {format_money(job.estimate.get('cost_micros'))}\n"
         f"Why: {'; '.join(reasons)}\n\nDecide at {_job_url(job)}\n",
-        [u.email for u in approvers],
+        _approver_emails(job) if emails is None else emails,
     )
 
 
@@ -311,15 +357,85 @@ def _budget_for(experiment: Experiment, klass: ExperimentClass) -> Budget:
     return budget
 
 
-def _plan(user: AbstractBaseUser, req: JobRequest, *, seed: int | None = None) -> _Plan:
-    """Validate, assemble and select for one request; raises the ServiceError a refusal deserves.
-    Writes nothing: the timed stages are returned and recorded once the job row exists."""
+class _Submission:
+    """What one submission — a job, or a batch of them — reads once and shares between its jobs: the
+    experiments, classes and budgets (one Budget per team and class, whatever the experiment), cached
+    results and approvers; and the money its jobs take, so the policy of a later job weighs only what
+    is left of the budget."""
+
+    def __init__(self, user: AbstractBaseUser, *, single: bool = True) -> None:
+        self.user = user
+        self.single = single  # one job: no batch-wide cache read follows its drafts
+        self._experiments: dict[int, Experiment] = {}
+        self._classes: dict[str, ExperimentClass] = {}
+        self._budgets: dict[tuple[int, int], Budget] = {}
+        self._cached: dict[tuple[int, str], Job | None] = {}
+        self._approvers: dict[int, list[str]] = {}
+        self.planned: Counter[int] = Counter()  # budget pk → what the first pass expects the jobs to reserve
+        self.reserved: Counter[int] = Counter()  # budget pk → what the jobs have reserved
+
+    def experiment(self, experiment_id: int) -> Experiment:
+        if experiment_id not in self._experiments:
+            self._experiments[experiment_id] = _experiment_for(self.user, experiment_id)
+        return self._experiments[experiment_id]
+
+    def experiment_class(self, req: JobRequest, experiment: Experiment) -> ExperimentClass:
+        if not req.experiment_class:  # the experiment's own, read with it
+            return _class_for(req, experiment)
+        if req.experiment_class not in self._classes:
+            self._classes[req.experiment_class] = _class_for(req, experiment)
+        return self._classes[req.experiment_class]
+
+    def budget(self, experiment: Experiment, klass: ExperimentClass) -> Budget:
+        key = (experiment.team_id, klass.pk)
+        if key not in self._budgets:
+            self._budgets[key] = _budget_for(experiment, klass)
+        return self._budgets[key]
+
+    def remaining(self, req: JobRequest, budget: Budget, taken: Counter[int]) -> int | None:
+        """What is left of `budget` once this submission's jobs took `taken`, for the policy to weigh;
+        None where it weighs none: a pinned backend, or a class that parks over-budget jobs (it sees
+        every backend)."""
+        if req.backend or budget.experiment_class.park_over_budget:
+            return None
+        return budget.remaining_micros - taken[budget.pk]
+
+    def read_cached(self, plans: Sequence[_Plan]) -> None:
+        """The cached results of every plan that may use one, in one query."""
+        keys = {(p.experiment.team_id, p.fingerprint) for p in plans if p.decision and not p.request.no_cache}
+        found = selectors.cached_results_for(keys)
+        self._cached.update({key: found.get(key) for key in keys})
+
+    def cached(self, team: Any, fingerprint: str) -> Job | None:
+        key = (team.pk, fingerprint)
+        if key not in self._cached:
+            self._cached[key] = selectors.cached_result_for(team=team, fingerprint=fingerprint)
+        return self._cached[key]
+
+    def approver_emails(self, job: Job) -> list[str]:
+        if job.team_id not in self._approvers:
+            self._approvers[job.team_id] = _approver_emails(job)
+        return self._approvers[job.team_id]
+
+
+def _plan(user: AbstractBaseUser, req: JobRequest) -> _Plan:
+    """Validate, assemble, select and check one request: what submitting it would do. Writes nothing."""
+    submission = _Submission(user)
+    plan = _draft(submission, req, seed=None)
+    _settle(submission, plan)
+    return plan
+
+
+def _draft(submission: _Submission, req: JobRequest, *, seed: int | None) -> _Plan:
+    """Validate, assemble and select for one request (a submission's first pass; `_settle` checks the
+    cache, tier, ceiling and approval rules next); raises the ServiceError a refusal deserves. Writes
+    nothing: the timed stages are recorded once the job row exists."""
     stages: list[tuple[str, datetime, datetime, dict[str, Any]]] = []
 
     started = timezone.now()
-    experiment = _experiment_for(user, req.experiment)
-    klass = _class_for(req, experiment)
-    budget = _budget_for(experiment, klass)
+    experiment = submission.experiment(req.experiment)
+    klass = submission.experiment_class(req, experiment)
+    budget = submission.budget(experiment, klass)
     try:
         parsed = resolve_job_request(req)
     except ContractError as exc:
@@ -330,56 +446,99 @@ def _plan(user: AbstractBaseUser, req: JobRequest, *, seed: int | None = None) -
     circuit = parsed.circuit
     stages.append((Stage.ASSEMBLE, started, timezone.now(), {"n_qubits": circuit.n_qubits, "ops": len(circuit.ops)}))
 
-    started = timezone.now()
-    versions = sdk_versions()
-
-    def fingerprint(backend_id: str) -> str:
-        return ir.fingerprint(circuit, shots=req.shots, backend=backend_id, sdk_versions=versions)
-
-    fp, cached, decision = "", None, None
-    if req.backend and not req.no_cache:
-        # A pin fixes the fingerprint before the policy runs: a cache hit needs no estimate.
-        caps = policy.pinned_capabilities(circuit, pin=req.backend, max_tier=req.max_tier)
-        fp = fingerprint(req.backend)
-        cached = selectors.cached_result_for(team=experiment.team, fingerprint=fp)
-        decision = policy.served_from_cache(caps) if cached is not None else None
-    if decision is None:
-        decision = _select(req=req, parsed=parsed, budget=budget, team=experiment.team, seed=seed)
-        if not fp:  # not pinned (a pinned decision keeps its pin, so its lookup above stands)
-            fp = fingerprint(decision.backend_id)
-            cached = None if req.no_cache else selectors.cached_result_for(team=experiment.team, fingerprint=fp)
-    reasons: list[str] = []
-    if cached is None:
-        budget_services.check_tier_allowed(budget=budget, tier=decision.tier)
-        _check_ceiling(req, decision.cost_micros)
-        reasons = budget_services.approval_reasons(
-            budget=budget, experiment_class=klass, tier=decision.tier, cost_micros=decision.cost_micros
-        )
-    else:
-        decision.reasons.insert(0, f"served from cache of {cached.pk} (identical circuit, shots and backend)")
-    stages.append(
-        (Stage.SELECT, started, timezone.now(), {"backend": decision.backend_id, "cache_hit": cached is not None})
-    )
-    return _Plan(
+    plan = _Plan(
         request=req,
         experiment=experiment,
         experiment_class=klass,
         budget=budget,
-        family_name=parsed.family.name,
-        family_version=parsed.family_version,
-        params=parsed.params_json,
-        circuit=circuit,
-        decision=decision,
-        fingerprint=fp,
-        versions=versions,
-        cached=cached,
-        approval_reasons=reasons,
+        parsed=parsed,
+        seed=seed,
         stages=stages,
+        select_started=timezone.now(),
+    )
+    # The first pass expects every earlier job of the batch to run and reserve its estimate; where one
+    # is served from the cache instead, `_settle` decides again with what is really left.
+    taken = submission.planned
+    remaining = submission.remaining(req, budget, taken)
+    if not _pinned_cache_hit(submission, plan, remaining):
+        _choose(plan, remaining, may_wait=taken[budget.pk] > 0)
+    taken[budget.pk] += plan.cost_micros
+    plan.select_seconds = (timezone.now() - plan.select_started).total_seconds()
+    return plan
+
+
+def _pinned_cache_hit(submission: _Submission, plan: _Plan, remaining: int | None) -> bool:
+    """A single pinned submission: the pin fixes the fingerprint before the policy runs, so a cache hit
+    is decided without an estimate (price, run records, breaker: nothing will run). True when it is one.
+    A batch reads the cache for all its jobs in one query instead."""
+    req = plan.request
+    if not submission.single or not req.backend or req.no_cache:
+        return False
+    caps = policy.pinned_capabilities(plan.circuit, pin=req.backend, max_tier=req.max_tier)
+    plan.versions = sdk_versions()
+    plan.fingerprint = ir.fingerprint(plan.circuit, shots=req.shots, backend=req.backend, sdk_versions=plan.versions)
+    if submission.cached(plan.experiment.team, plan.fingerprint) is None:  # remembered for `_settle`
+        return False
+    plan.decision, plan.remaining = policy.served_from_cache(caps), remaining
+    return True
+
+
+def _choose(plan: _Plan, remaining: int | None, *, may_wait: bool = False) -> None:
+    """The policy's decision for `plan` with `remaining` left of the budget, and the fingerprint that
+    follows. `may_wait`: when only the budget stands in the way, leave the decision to `_settle`."""
+    try:
+        plan.decision = _select(
+            req=plan.request,
+            parsed=plan.parsed,
+            budget=plan.budget,
+            team=plan.experiment.team,
+            seed=plan.seed,
+            remaining=remaining,
+        )
+    except BudgetExceeded:
+        if not may_wait:
+            raise
+        plan.decision = None
+    plan.remaining = remaining
+    if plan.decision is not None:
+        plan.versions = sdk_versions()
+        plan.fingerprint = ir.fingerprint(
+            plan.circuit, shots=plan.request.shots, backend=plan.decision.backend_id, sdk_versions=plan.versions
+        )
+
+
+def _settle(submission: _Submission, plan: _Plan) -> None:
+    """A submission's second pass for one plan, in request order: the backend chosen again where the
+    budget left differs from what the first pass expected, then the cache; a job that will run is
+    checked against the budget's tiers, its ceiling and the approval rules. Raises the ServiceError a
+    refusal deserves. Its select stage times its own work in both passes."""
+    started = timezone.now()
+    req, budget = plan.request, plan.budget
+    remaining = submission.remaining(req, budget, submission.reserved)
+    if plan.decision is None or remaining != plan.remaining:
+        _choose(plan, remaining)
+    decision = plan.decision
+    cached = None if req.no_cache else submission.cached(plan.experiment.team, plan.fingerprint)
+    if cached is None:
+        budget_services.check_tier_allowed(budget=budget, tier=decision.tier)
+        _check_ceiling(req, decision.cost_micros)
+        plan.approval_reasons = budget_services.approval_reasons(
+            budget=budget, experiment_class=plan.experiment_class, tier=decision.tier, cost_micros=decision.cost_micros
+        )
+    else:
+        decision.reasons.insert(0, f"served from cache of {cached.pk} (identical circuit, shots and backend)")
+    plan.cached = cached
+    ended = plan.select_started + timedelta(seconds=plan.select_seconds) + (timezone.now() - started)
+    plan.stages.append(
+        (Stage.SELECT, plan.select_started, ended, {"backend": decision.backend_id, "cache_hit": cached is not None})
     )
 
 
-def _select(*, req: JobRequest, parsed: ParsedJob, budget: Budget, team: Any, seed: int | None) -> policy.Decision:
-    """The policy's choice. Unpinned, it stays inside the budget's tiers too; a pin is checked against
+def _select(
+    *, req: JobRequest, parsed: ParsedJob, budget: Budget, team: Any, seed: int | None, remaining: int | None
+) -> policy.Decision:
+    """The policy's choice, weighing `remaining` of the budget (None: every backend, see
+    `_Submission.remaining`). Unpinned, it stays inside the budget's tiers too; a pin is checked against
     the request's max_tier here and against the budget's by `check_tier_allowed`, which says why."""
     max_tier = req.max_tier if req.backend else min(req.max_tier, budget.max_tier)
     decision = policy.select_backend(
@@ -389,8 +548,7 @@ def _select(*, req: JobRequest, parsed: ParsedJob, budget: Budget, team: Any, se
         max_tier=max_tier,
         backend_pin=req.backend,
         priority=req.priority,
-        # A class that parks over-budget jobs sees every backend; others skip what the budget cannot pay.
-        budget_remaining_micros=None if budget.experiment_class.park_over_budget else budget.remaining_micros,
+        budget_remaining_micros=remaining,
         prefers_noise=parsed.family.prefers_noise,
         team=team,
         seed=seed,
@@ -460,7 +618,7 @@ def _idempotency_ttl() -> timedelta:
 
 
 @transaction.atomic
-def _claim_key(*, user: AbstractBaseUser, key: str, body_sha256: str) -> IdempotencyKey:
+def _claim_key(*, user: AbstractBaseUser, key: str, body_sha256: str, route: str) -> IdempotencyKey:
     """Insert the key row (savepoint). Must run inside the submit's transaction.
 
     Race: the unique constraint decides. On PostgreSQL a second INSERT of the same key waits for the
@@ -473,7 +631,7 @@ def _claim_key(*, user: AbstractBaseUser, key: str, body_sha256: str) -> Idempot
         return IdempotencyKey.objects.create(
             user=user,
             method="POST",
-            route=JOBS_ROUTE,
+            route=route,
             key=key,
             body_sha256=body_sha256,
             expires_at=now + _idempotency_ttl(),
@@ -500,14 +658,17 @@ class _lock_timeout:  # noqa: N801 - used as a context manager
                 cur.execute("SELECT set_config('lock_timeout', %s, true)", [self.old])
 
 
-def _idempotency_begin(*, user: AbstractBaseUser, key: str, body_sha256: str) -> IdempotencyKey | SubmitResult:
-    """Claim the key for this request (returns the new row), or answer from the earlier one."""
+def _idempotency_begin(
+    *, user: AbstractBaseUser, key: str, body_sha256: str, route: str
+) -> tuple[IdempotencyKey, bool]:
+    """Claim the key for this request: (the new row, False); or (the earlier request's row, True),
+    whose stored answer is the reply."""
     if not _IDEMPOTENCY_KEY.match(key):
         raise Invalid("must be 1–255 printable ASCII characters", field="Idempotency-Key")
-    scope = {"user": user, "method": "POST", "route": JOBS_ROUTE, "key": key}
+    scope = {"user": user, "method": "POST", "route": route, "key": key}
     IdempotencyKey.objects.filter(**scope, expires_at__lte=timezone.now()).delete()
     try:
-        return _claim_key(user=user, key=key, body_sha256=body_sha256)
+        return _claim_key(user=user, key=key, body_sha256=body_sha256, route=route), False
     except IntegrityError:
         pass
     except OperationalError:
@@ -523,7 +684,32 @@ def _idempotency_begin(*, user: AbstractBaseUser, key: str, body_sha256: str) ->
         )
     if earlier.response_status is None:
         raise _in_flight(key)
-    return SubmitResult(job=earlier.job, replayed=True, body=earlier.response_body, status_code=earlier.response_status)
+    return earlier, True
+
+
+@dataclass
+class _Claim:
+    """A submission's Idempotency-Key: `row` is the claimed key, or with `replayed` the earlier
+    request's, whose stored answer is the reply. The submission sets `job` and `body`, its answer."""
+
+    row: IdempotencyKey | None = None
+    replayed: bool = False
+    job: Job | None = None
+    body: dict[str, Any] | None = None
+
+
+@contextmanager
+def _idempotent(*, user: AbstractBaseUser, key: str | None, body_sha256: str, route: str) -> Iterator[_Claim]:
+    """The submission's one transaction, with its Idempotency-Key (if any) claimed first; the answer
+    the submission leaves in the claim is stored with the key, for replays, as the block ends."""
+    with transaction.atomic():
+        claim = _Claim()
+        if key is not None:
+            claim.row, claim.replayed = _idempotency_begin(user=user, key=key, body_sha256=body_sha256, route=route)
+        yield claim
+        if claim.row is not None and not claim.replayed:
+            claim.row.job, claim.row.response_status, claim.row.response_body = claim.job, 201, claim.body
+            claim.row.save(update_fields=["job", "response_status", "response_body"])
 
 
 def _in_flight(key: str) -> Conflict:
@@ -563,91 +749,200 @@ def job_submit(
     req = _coerce(request)
     trace_id = trace_id_from(traceparent)
     body_sha = request_sha256 or request_body_sha256(request)
-    with transaction.atomic():
-        key_row = None
-        if idempotency_key is not None:
-            claimed = _idempotency_begin(user=user, key=idempotency_key, body_sha256=body_sha)
-            if isinstance(claimed, SubmitResult):
-                return claimed
-            key_row = claimed
-        job = _submit(user=user, req=req, trace_id=trace_id, seed=seed)
-        body = _jsonable(render(job)) if render is not None else None
-        if key_row is not None:
-            key_row.job, key_row.response_status, key_row.response_body = job, 201, body
-            key_row.save(update_fields=["job", "response_status", "response_body"])
-    logger.info(
-        "job submitted",
-        extra={"job_id": str(job.pk), "trace_id": job.trace_id, "status": job.status, "backend": job.backend},
+    with _idempotent(user=user, key=idempotency_key, body_sha256=body_sha, route=JOBS_ROUTE) as claim:
+        if claim.replayed:
+            earlier = claim.row
+            return SubmitResult(
+                job=earlier.job, replayed=True, body=earlier.response_body, status_code=earlier.response_status
+            )
+        if seed is not None and not 0 <= seed < 2**63:
+            raise Invalid("seed must be between 0 and 2^63 - 1", field="seed")
+        [job] = _submit(user=user, items=[(req, seed)], trace_id=trace_id, indexed=False)
+        claim.job, claim.body = job, _jsonable(render(job)) if render is not None else None
+    _log_submitted([job])
+    return SubmitResult(job=job, replayed=False, body=claim.body, status_code=201)
+
+
+def job_submit_batch(
+    *,
+    user: AbstractBaseUser,
+    requests: Sequence[JobRequest | dict[str, Any]],
+    traceparent: str | None = None,
+    idempotency_key: str | None = None,
+    request_sha256: str | None = None,
+    render: Callable[[Job], dict[str, Any]] | None = None,
+) -> BatchSubmitResult:
+    """Submit up to JOB_BATCH_MAX jobs (a parameter sweep) in ONE transaction, all or nothing.
+
+    Each job gets exactly what `job_submit` would give it — its own decision and reasons, fingerprint,
+    cache hit or execution, hold, approval request, task, events, audit record and seed — decided in
+    request order, so a later job's policy weighs what earlier ones reserved. A refusal of any job
+    raises its ServiceError with the field prefixed by its index (`jobs[3].shots`) and writes nothing.
+    Lookups are shared and each table is written with one INSERT (see `_submit`); one trace id for
+    the batch. `idempotency_key` covers the whole batch, as for `job_submit`; the stored body is
+    `{"jobs": [render(job), ...]}` (default: each job's id; a custom `render` must keep the "id").
+    """
+    limit = int(settings.JOB_BATCH_MAX)
+    if not 1 <= len(requests) <= limit:
+        raise Invalid(
+            f"a batch holds 1 to {limit} jobs; this one has {len(requests)}",
+            field="jobs",
+            code="batch_size",
+            detail={"limit": limit, "count": len(requests)},
+        )
+    reqs = []
+    for index, request in enumerate(requests):
+        with _naming_item(index):
+            reqs.append(_coerce(request))
+    trace_id = trace_id_from(traceparent)
+    body_sha = request_sha256 or request_body_sha256({"jobs": list(requests)})
+    with _idempotent(user=user, key=idempotency_key, body_sha256=body_sha, route=JOBS_BATCH_ROUTE) as claim:
+        if claim.replayed:
+            return _batch_replay(claim.row)
+        jobs = _submit(user=user, items=[(req, None) for req in reqs], trace_id=trace_id, indexed=True)
+        claim.body = {"jobs": [_jsonable(render(job)) if render is not None else {"id": str(job.pk)} for job in jobs]}
+    _log_submitted(jobs)
+    return BatchSubmitResult(jobs=jobs, replayed=False, body=claim.body, status_code=201)
+
+
+def _batch_replay(earlier: IdempotencyKey) -> BatchSubmitResult:
+    ids = [str(item["id"]) for item in earlier.response_body["jobs"]]
+    found = {str(pk): job for pk, job in Job.objects.in_bulk(ids).items()}
+    return BatchSubmitResult(
+        jobs=[found[i] for i in ids if i in found],  # a job deleted since (retention) is left out
+        replayed=True,
+        body=earlier.response_body,
+        status_code=earlier.response_status,
     )
-    return SubmitResult(job=job, replayed=False, body=body, status_code=201)
 
 
-def _submit(*, user: AbstractBaseUser, req: JobRequest, trace_id: str, seed: int | None = None) -> Job:
-    """Writes, in order: the budget's reservation (the only check that can still refuse), then the job
-    directly in its first status with its stage and lifecycle events, the hold, the approval request or
-    the task, and the audit record. Each table is written once."""
-    job_id = uuid.uuid4()
-    if seed is not None and not 0 <= seed < 2**63:
-        raise Invalid("seed must be between 0 and 2^63 - 1", field="seed")
-    seed = seed_for(job_id) if seed is None else seed
-    plan = _plan(user, req, seed=seed)
+def _log_submitted(jobs: Sequence[Job]) -> None:
+    for job in jobs:
+        logger.info(
+            "job submitted",
+            extra={"job_id": str(job.pk), "trace_id": job.trace_id, "status": job.status, "backend": job.backend},
+        )
+
+
+@contextmanager
+def _naming_item(index: int | None) -> Iterator[None]:
+    """A refusal inside names the batch item it is about: `jobs[3].shots`, or `jobs[3]` where it names
+    no field. `None`: a single submission, named as it is."""
+    try:
+        yield
+    except ServiceError as exc:
+        if index is not None:
+            exc.field = f"jobs[{index}]" + (f".{exc.field}" if exc.field else "")
+        raise
+
+
+def _submit(
+    *, user: AbstractBaseUser, items: Sequence[tuple[JobRequest, int | None]], trace_id: str, indexed: bool
+) -> list[Job]:
+    """Jobs for (request, seed) items — one for `job_submit`, many for `job_submit_batch` — in the
+    caller's transaction, in three steps:
+
+    1. every request is validated, assembled and given a backend (`_draft`); a batch then reads the
+       cache for all of them in one query;
+    2. in request order, each is checked (`_settle`: cache, tier, ceiling, approval) and takes its money
+       (`_admit`: the budget's reservation, the only check that can still refuse);
+    3. each table is written once for all the jobs (`_write`).
+
+    Lookups (experiments, classes, budgets, prices, run records) are read once per distinct question.
+    A refusal raises the ServiceError of its job (`indexed`: named `jobs[i]…`); the caller's rollback
+    takes back what earlier jobs reserved. A seed of None is derived from the job's id."""
+    submission = _Submission(user, single=len(items) == 1)
+    job_ids = [uuid.uuid4() for _ in items]
+    plans: list[_Plan] = []
+    admitted: list[_Admitted] = []
+    with policy.shared_reads():
+        for index, ((req, seed), job_id) in enumerate(zip(items, job_ids, strict=True)):
+            with _naming_item(index if indexed else None):
+                plans.append(_draft(submission, req, seed=seed_for(job_id) if seed is None else seed))
+        if len(plans) > 1:
+            submission.read_cached(plans)
+        for index, (plan, job_id) in enumerate(zip(plans, job_ids, strict=True)):
+            with _naming_item(index if indexed else None):
+                _settle(submission, plan)
+                admitted.append(_admit(submission, plan, job_id=job_id, trace_id=trace_id))
+    return _write(submission, admitted)
+
+
+def _admit(submission: _Submission, plan: _Plan, *, job_id: uuid.UUID, trace_id: str) -> _Admitted:
+    """The job's money, taken before its row is written (BudgetExceeded, or parked for a sign-off in a
+    class that parks over-budget jobs), and its unsaved row with the first status it starts in."""
+    user = submission.user
     if plan.cached is not None:
         job = _job_new(job_id=job_id, user=user, plan=plan, trace_id=trace_id, **_cached_result_fields(plan.cached))
         now = timezone.now()
-        lifecycle.create(
-            job,
-            to_status=JobStatus.SUCCEEDED,
-            actor=user,
+        start = lifecycle.Start(
+            JobStatus.SUCCEEDED,
             reason=f"served from cache of {job.cached_from_id}",
             data={"cached_from": str(job.cached_from_id)},
             stages=plan.stages,
-            started_at=now,
-            finished_at=now,
+            fields={"started_at": now, "finished_at": now},
         )  # costs nothing and is never enqueued
+        return _Admitted(job=job, start=start, plan=plan, holds=False, approval_reasons=[])
+    parked = _reserve_new(plan)
+    if not parked:
+        submission.reserved[plan.budget.pk] += plan.cost_micros
+    reasons = plan.approval_reasons + ([parked] if parked else [])
+    job = _job_new(job_id=job_id, user=user, plan=plan, trace_id=trace_id, seed=plan.seed)
+    note = _failover_note(plan.decision)
+    if reasons:
+        start = lifecycle.Start(
+            JobStatus.AWAITING_APPROVAL,
+            reason=note or "needs approval: " + "; ".join(reasons),
+            stages=plan.stages,
+            fields={"needs_approval": True},
+        )
     else:
-        parked = _reserve_new(plan)
-        reasons = plan.approval_reasons + ([parked] if parked else [])
-        job = _job_new(job_id=job_id, user=user, plan=plan, trace_id=trace_id, seed=seed)
-        note = _failover_note(plan.decision)
-        if reasons:
-            lifecycle.create(
-                job,
-                to_status=JobStatus.AWAITING_APPROVAL,
-                actor=user,
-                reason=note or "needs approval: " + "; ".join(reasons),
-                stages=plan.stages,
-                needs_approval=True,
-            )
-        else:
-            lifecycle.create(
-                job,
-                to_status=JobStatus.QUEUED,
-                actor=user,
-                reason=note or "queued",
-                stages=plan.stages,
-                needs_approval=False,
-                queued_at=timezone.now(),
-            )
-        if not parked:
-            budget_services.hold_open(job=job, budget=plan.budget, amount_micros=plan.cost_micros, actor=user)
-        if reasons:
-            _approval_open(job=job, reasons=reasons, new=True)
-            _notify_approvers(job, reasons)
-        else:
-            enqueue_queued(job)
-    job.team = plan.experiment.team  # loaded already: spares the audit a query
-    _audit(
-        "job.submit",
-        user=user,
-        job=job,
-        status=job.status,
-        backend=job.backend,
-        tier=job.tier,
-        cost_micros=plan.cost_micros,
-        cached_from=job.cached_from_id,
-        trace_id=trace_id,
+        start = lifecycle.Start(
+            JobStatus.QUEUED,
+            reason=note or "queued",
+            stages=plan.stages,
+            fields={"needs_approval": False, "queued_at": timezone.now()},
+        )
+    return _Admitted(job=job, start=start, plan=plan, holds=not parked, approval_reasons=reasons)
+
+
+def _write(submission: _Submission, admitted: Sequence[_Admitted]) -> list[Job]:
+    """Each table once for all the jobs, in this order: the jobs in their first status with their
+    events, the holds with their ledger entries, the approval requests (approvers mailed on commit),
+    the tasks of the queued jobs, the audit records."""
+    user = submission.user
+    jobs = lifecycle.create_many([(a.job, a.start) for a in admitted], actor=user)
+    held = [(a.job, a.plan.budget, a.plan.cost_micros) for a in admitted if a.holds]
+    if held:
+        budget_services.holds_open(holds=held, actor=user)
+    waiting = [a for a in admitted if a.approval_reasons]
+    if waiting:
+        _approvals_open_new([(a.job, a.approval_reasons) for a in waiting])
+        for a in waiting:
+            _notify_approvers(a.job, a.approval_reasons, submission.approver_emails(a.job))
+    queued = [job for job in jobs if job.status == JobStatus.QUEUED]
+    if queued:
+        enqueue_queued(*queued)
+    budget_services.audit_record_many(
+        action="job.submit",
+        actor=user,
+        events=[(a.job.team, f"job:{a.job.pk}", _submit_audit_detail(a)) for a in admitted],
     )
-    return job
+    return jobs
+
+
+def _submit_audit_detail(a: _Admitted) -> dict[str, Any]:
+    job = a.job
+    return _jsonable(
+        {
+            "status": job.status,
+            "backend": job.backend,
+            "tier": job.tier,
+            "cost_micros": a.plan.cost_micros,
+            "cached_from": job.cached_from_id,
+            "trace_id": job.trace_id,
+        }
+    )
 
 
 def _failover_note(decision: policy.Decision) -> str:
@@ -698,7 +993,7 @@ def _calibration(backend_id: str) -> dict[str, Any]:
 
 
 def _job_new(*, job_id: uuid.UUID, user: AbstractBaseUser, plan: _Plan, trace_id: str, **fields: Any) -> Job:
-    """The job, not yet saved (`lifecycle.create` saves it in its first status); `fields` adds the seed
+    """The job, not yet saved (`lifecycle.create_many` saves it in its first status); `fields` adds the seed
     and, for a cache hit, the copied result."""
     req, d = plan.request, plan.decision
     if "calibration" not in fields:
@@ -711,8 +1006,8 @@ def _job_new(*, job_id: uuid.UUID, user: AbstractBaseUser, plan: _Plan, trace_id
         submitted_by=user,
         schema_version=req.schema_version,
         family=plan.family_name,
-        family_version=plan.family_version,
-        params=plan.params,
+        family_version=plan.parsed.family_version,
+        params=plan.parsed.params_json,
         objective=req.objective,
         shots=req.shots,
         max_tier=req.max_tier,
@@ -802,14 +1097,9 @@ def _approval_ttl() -> timedelta:
     return timedelta(hours=float(getattr(settings, "HYBRIDPORTAL_APPROVAL_TTL_HOURS", 72)))
 
 
-def _approval_open(*, job: Job, reasons: list[str], new: bool = False) -> Approval:
-    """A new pending sign-off request; a job that had one before (a reroute) gets it reopened. `new`:
-    the job was created in this transaction, so it has none yet."""
+def _approval_open(*, job: Job, reasons: list[str]) -> Approval:
+    """A pending sign-off request for a job that may have had one before (a reroute): reopened."""
     now = timezone.now()
-    if new:
-        return Approval.objects.create(
-            job=job, status=ApprovalStatus.PENDING, reasons=reasons, requested_at=now, expires_at=now + _approval_ttl()
-        )
     approval, _ = Approval.objects.update_or_create(
         job=job,
         defaults={
@@ -824,6 +1114,24 @@ def _approval_open(*, job: Job, reasons: list[str], new: bool = False) -> Approv
         },
     )
     return approval
+
+
+def _approvals_open_new(waiting: Sequence[tuple[Job, list[str]]]) -> None:
+    """Pending sign-off requests for (job, reasons) of jobs created in this transaction (so none has one
+    yet), in one INSERT."""
+    now = timezone.now()
+    Approval.objects.bulk_create(
+        [
+            Approval(
+                job=job,
+                status=ApprovalStatus.PENDING,
+                reasons=reasons,
+                requested_at=now,
+                expires_at=now + _approval_ttl(),
+            )
+            for job, reasons in waiting
+        ]
+    )
 
 
 def _approval_withdraw(*, job_id: uuid.UUID, why: str) -> None:
@@ -1175,6 +1483,7 @@ def approvals_expire(now: datetime | None = None) -> int:
 
 __all__ = [
     "Quote",
+    "BatchSubmitResult",
     "SubmitResult",
     "approval_decide",
     "approvals_expire",
@@ -1188,6 +1497,7 @@ __all__ = [
     "job_rerun",
     "job_resume",
     "job_submit",
+    "job_submit_batch",
     "request_body_sha256",
     "trace_id_from",
 ]

@@ -30,7 +30,7 @@ from __future__ import annotations
 import logging
 import os
 import random
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -45,7 +45,7 @@ from adapters.base import AdapterError, ExecutionRequest, PollResult, RemoteStat
 from adapters.ir import Circuit
 from budgets.services import hold_release, hold_settle
 from budgets.tasks import SWEEP_MINUTES
-from hybridportal.broker import NotifyORM, insert_task
+from hybridportal.broker import NotifyORM, insert_task, insert_tasks
 from jobs.lifecycle import transition
 from jobs.metrics import hellinger_fidelity
 from jobs.models import Job, JobEvent, JobStatus, Priority, Stage
@@ -145,15 +145,30 @@ class _EnqueueBroker(NotifyORM):
         return insert_task(self.list_key, task, lock=self.run_at or now, wake=due)
 
 
-def _enqueue(func: str, job_id: str, *, cluster: str, run_at: datetime | None = None) -> str | None:
-    """Queue `func(job_id)` on `cluster`, not to run before `run_at`."""
+class _BatchBroker(_EnqueueBroker):
+    """Keeps the signed payloads `async_task` builds instead of writing them, so many tasks of one
+    cluster go to the ORM broker in one INSERT (`insert_tasks`)."""
+
+    def __init__(self, list_key: str) -> None:
+        self.payloads: list[str] = []
+        super().__init__(list_key)
+
+    def enqueue(self, task: str) -> str:
+        self.payloads.append(task)
+        return f"(row {len(self.payloads)} of a batch)"
+
+
+def _enqueue(
+    func: str, job_id: str, *, cluster: str, run_at: datetime | None = None, broker: _EnqueueBroker | None = None
+) -> str | None:
+    """Queue `func(job_id)` on `cluster`, not to run before `run_at` (through `broker`, when given)."""
     options: dict[str, Any] = {"cluster": cluster, "task_name": f"{func.rsplit('.', 1)[-1]}:{job_id}"}
     if func == RUN_JOB:
         # Its outcome is the job's; a stored django-q2 success would only duplicate it (failures of the
         # task itself, e.g. an import error, are still stored).
         options["save"] = False
     if Conf.ORM:
-        options["broker"] = _EnqueueBroker(cluster, run_at)
+        options["broker"] = broker or _EnqueueBroker(cluster, run_at)
     elif run_at is not None and run_at > timezone.now():
         # Another broker has no delay: a one-off schedule (django-q2's scheduler wakes every 30 s).
         from django_q.models import Schedule
@@ -171,6 +186,12 @@ def _enqueue(func: str, job_id: str, *, cluster: str, run_at: datetime | None = 
     return async_task(func, job_id, **options)
 
 
+def _job_task(job: Job) -> tuple[str, str]:
+    """The task that executes a queued job, and its cluster."""
+    cluster = cluster_for(job)
+    return (SUBMIT_HARDWARE_JOB if cluster == HARDWARE else RUN_JOB), cluster
+
+
 def enqueue_job(job_id: object, *, run_at: datetime | None = None, job: Job | None = None) -> str | None:
     """Queue the execution task of a queued job on its cluster; returns the django-q2 task id.
 
@@ -181,12 +202,30 @@ def enqueue_job(job_id: object, *, run_at: datetime | None = None, job: Job | No
     """
     if job is None:
         job = Job.objects.only("id", "tier", "priority").get(pk=job_id)
-    cluster = cluster_for(job)
-    func = SUBMIT_HARDWARE_JOB if cluster == HARDWARE else RUN_JOB
+    func, cluster = _job_task(job)
     if Conf.ORM != DEFAULT_DB_ALIAS and not transaction.get_autocommit():
         transaction.on_commit(lambda: _enqueue(func, str(job.pk), cluster=cluster, run_at=run_at))
         return None
     return _enqueue(func, str(job.pk), cluster=cluster, run_at=run_at)
+
+
+def enqueue_jobs(jobs: Sequence[Job]) -> None:
+    """`enqueue_job` for jobs that have just become queued together (a batch submission): the same
+    task payloads, written with one INSERT per cluster (and one NOTIFY each on PostgreSQL) instead of
+    one per job. One job, or a broker other than the ORM one on this database: `enqueue_job` each."""
+    if len(jobs) == 1 or Conf.ORM != DEFAULT_DB_ALIAS:
+        for job in jobs:
+            enqueue_job(job.pk, job=job)
+        return
+    brokers: dict[str, _BatchBroker] = {}
+    for job in jobs:
+        func, cluster = _job_task(job)
+        broker = brokers.setdefault(cluster, _BatchBroker(cluster))
+        _enqueue(func, str(job.pk), cluster=cluster, broker=broker)
+    now = timezone.now()
+    for cluster, broker in brokers.items():
+        ids = insert_tasks(cluster, broker.payloads, lock=now, wake=True)
+        logger.info("enqueued %d tasks on %s (rows %d–%d)", len(ids), cluster, ids[0], ids[-1])
 
 
 def _enqueue_poll(job_id: str, run_at: datetime) -> None:

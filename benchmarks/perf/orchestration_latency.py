@@ -10,6 +10,8 @@ subprocess with the settings `serve` uses):
   (b) portal    the same Bell job through `jobs.services.job_submit` (validate, assemble, select,
                 hold, queue on commit) and the worker (`jobs.tasks.run_job`: claim, run, store, stage
                 timeline, settle): the path every user's job takes.
+  (c) batches   with `--batch K`, throughput only: the same jobs through `jobs.services.job_submit_batch`
+                in batches of K (a notebook's parameter sweep), each batch one transaction.
 
   latency       closed loop: submit one, wait until the client can read its result, repeat
                 (`--latency-n`, default 100); p50/p95 of submit → result as the client sees it (both
@@ -22,7 +24,8 @@ subprocess with the settings `serve` uses):
                 count, the two interleaved.
   cache hit     the same 22-qubit job submitted again without `no_cache`: served from the stored result.
 
-Goals: (b)/(a) p50 latency ≤ 1.3; (b)/(a) throughput ≥ 0.6 (both also reported against (a0));
+Goals: (b)/(a) p50 latency ≤ 1.3; (b)/(a) throughput ≥ 0.6 (both also reported against (a0); with
+`--batch K`, (c)'s throughput is reported against (a), (a0) and (b), without a goal);
 22-qubit end to end ≤ 1.05 × direct; cache hit ≤ 0.05 × the executed job.
 
 It needs its own database (it migrates it and adds a "bench" team, user, budget and experiment), e.g.
@@ -30,7 +33,7 @@ a dedicated PostgreSQL database:
 
     createdb -h 127.0.0.1 -U postgres hp_bench
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/hp_bench HYBRIDPORTAL_VAR_DIR=/tmp/hp-bench \\
-        .venv/bin/python benchmarks/perf/orchestration_latency.py [--n 500] [--latency-n 100]
+        .venv/bin/python benchmarks/perf/orchestration_latency.py [--n 500] [--latency-n 100] [--batch 50]
 
 or SQLite in a scratch var dir (no DATABASE_URL):
 
@@ -184,6 +187,17 @@ def portal_submit(user: Any, request: dict[str, Any]) -> str:
     return job_id
 
 
+def portal_batch_submit(user: Any, experiment: Any) -> Callable[[range], list[str]]:
+    """Submit a chunk of portal jobs as one batch (one transaction); their ids."""
+    from jobs.services import job_submit_batch
+
+    def submit(chunk: range) -> list[str]:
+        requests = [portal_request(experiment) for _ in chunk]
+        return [str(job.pk) for job in job_submit_batch(user=user, requests=requests).jobs]
+
+    return submit
+
+
 def portal_breakdown(submitted: list[tuple[str, float]]) -> dict[str, float]:
     """Median milliseconds of each part of the portal path: the submit call (validate … enqueue on
     commit), the queue (queued → claimed by a worker) and the worker (claimed → result committed)."""
@@ -227,13 +241,23 @@ def closed_loop(n: int, submit: Callable[[int], str], done: Callable[[list[str]]
 def open_loop(n: int, submit: Callable[[int], str], done: Callable[[list[str]], int], clients: int = 1) -> float:
     """Submit n as fast as `clients` concurrent clients can (each a thread with its own database
     connection, as web workers are), wait for all; jobs per second."""
+    return open_loop_batches(n, 1, lambda chunk: [submit(i) for i in chunk], done, clients)
+
+
+def open_loop_batches(
+    n: int, k: int, submit: Callable[[range], list[str]], done: Callable[[list[str]], int], clients: int = 1
+) -> float:
+    """`open_loop` with the n jobs submitted k at a time: `submit` takes a range of job indices and
+    returns their ids; client c submits the chunks c, c + clients, …"""
     from concurrent.futures import ThreadPoolExecutor
 
     from django.db import connection
 
-    def client(k: int) -> list[str]:
+    chunks = [range(start, min(start + k, n)) for start in range(0, n, k)]
+
+    def client(c: int) -> list[str]:
         try:
-            return [submit(i) for i in range(k, n, clients)]
+            return [i for chunk in chunks[c::clients] for i in submit(chunk)]
         finally:
             if clients > 1:
                 connection.close()
@@ -320,6 +344,9 @@ def main() -> None:
     parser.add_argument("--big-repeats", type=int, default=5)
     parser.add_argument("--big-qubits", type=int, default=22)
     parser.add_argument("--clients", type=int, default=1, help="concurrent submitting clients in the throughput run")
+    parser.add_argument(
+        "--batch", type=int, default=0, help="also measure (c): the throughput run through job_submit_batch, K a batch"
+    )
     parser.add_argument("--json", action="store_true", help="print only the JSON line")
     args = parser.parse_args()
 
@@ -347,6 +374,11 @@ def main() -> None:
         thr_stock = open_loop(args.n, stock_submit, bare_done, args.clients)
         thr_a = open_loop(args.n, bare_submit, bare_done, args.clients)
         thr_b = open_loop(args.n, portal, portal_done, args.clients)
+        thr_c = None
+        if args.batch > 0:
+            batches = portal_batch_submit(user, experiment)
+            open_loop_batches(min(args.batch, 5), args.batch, batches, portal_done)  # warm-up
+            thr_c = open_loop_batches(args.n, args.batch, batches, portal_done, args.clients)
         big = big_job(user, experiment, args.big_repeats, args.big_qubits)
     finally:
         os.killpg(cluster.pid, signal.SIGTERM)
@@ -384,6 +416,16 @@ def main() -> None:
         "cache_hit_s": big["cache_hit_seconds"],
         "cache_ratio": big["cache_hit_seconds"] / big["portal_seconds"],
     }
+    if thr_c is not None:
+        result.update(
+            {
+                "batch": args.batch,
+                "portal_batch_jobs_per_s": thr_c,
+                "batch_throughput_ratio": thr_c / thr_a,
+                "batch_stock_throughput_ratio": thr_c / thr_stock,
+                "batch_vs_single_throughput": thr_c / thr_b,
+            }
+        )
     if not args.json:
         _report(result, breakdown, big, args.big_qubits)
     print(json.dumps(result))
@@ -402,6 +444,12 @@ def _report(r: dict[str, Any], breakdown: dict[str, float], big: dict[str, float
         print(
             f"{label:<30} p50 {r[f'{key}_p50_ms']:6.1f} ms  p95 {r[f'{key}_p95_ms']:6.1f} ms  "
             f"{r[f'{key}_jobs_per_s']:6.1f} jobs/s"
+        )
+    if "batch" in r:
+        print(
+            f"{'(c) portal jobs, batches of ' + str(r['batch']):<30} {'':>30}{r['portal_batch_jobs_per_s']:6.1f} jobs/s"
+            f"  (c)/(a) {r['batch_throughput_ratio']:.3f}, (c)/(a0) {r['batch_stock_throughput_ratio']:.3f}, "
+            f"(c)/(b) {r['batch_vs_single_throughput']:.3f}"
         )
     print(
         f"    portal parts (median): submit call {breakdown['submit_call_ms']:.1f} ms, queue "

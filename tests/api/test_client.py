@@ -42,6 +42,21 @@ def test_client_runs_ghz3_on_a_live_portal_with_a_real_worker(cast, live_server,
     assert frame["probability"].sum() == pytest.approx(1.0)
 
 
+@pytest.mark.worker
+@pytest.mark.slow
+def test_client_runs_a_sweep_on_a_live_portal_with_a_real_worker(cast, live_server, start_cluster):  # noqa: F811
+    start_cluster("interactive")
+    _, secret = token_issue(user=cast.alice, scopes=["read", "submit"])
+    with Client(base_url=live_server.url, token=secret) as hp:
+        sweep = [{"family": "ghz", "params": {"n_qubits": n}} for n in (2, 3, 4)]
+        submitted = hp.submit_many(sweep, experiment="qlab experiment", shots=300, labels=["sweep"])
+        finished = [hp.wait(job, timeout=120, progress=False) for job in submitted]
+
+    assert [job["params"]["n_qubits"] for job in submitted] == [2, 3, 4]
+    assert [job["status"] for job in finished] == ["succeeded"] * 3
+    assert all(job["labels"] == ["sweep"] and job["shots"] == 300 for job in finished)
+
+
 def scripted(*answers: httpx.Response | Exception) -> tuple[Client, list[httpx.Request]]:
     """A client whose requests get `answers` in order; the requests it sent are recorded."""
     sent: list[httpx.Request] = []
@@ -84,6 +99,25 @@ def test_each_submit_gets_its_own_key_unless_one_is_given():
     hp.submit("ghz", {"n_qubits": 3}, experiment=1, idempotency_key="mine")
     keys = [request.headers["Idempotency-Key"] for request in sent]
     assert keys[0] != keys[1] and keys[2] == "mine"
+
+
+def test_a_sweep_is_one_request_whose_key_survives_retries_and_items_override_common_arguments():
+    hp, sent = scripted(
+        httpx.ReadTimeout("the answer was lost"),
+        httpx.Response(201, json={"jobs": [job("queued"), job("queued")]}),
+    )
+    jobs = hp.submit_many(
+        [{"family": "ghz", "params": {"n_qubits": 3}}, {"family": "bell", "shots": 50, "backend": "qsim"}],
+        experiment=7,
+        shots=500,
+        labels=["sweep"],
+    )
+    assert [j["status"] for j in jobs] == ["queued", "queued"]
+    assert len(sent) == 2 and sent[0].url.path == "/api/v1/jobs/batch"
+    assert sent[0].headers["Idempotency-Key"] == sent[1].headers["Idempotency-Key"]
+    ghz, bell = json.loads(sent[0].content)["jobs"]
+    assert (ghz["experiment"], ghz["shots"], ghz["labels"], "backend" in ghz) == (7, 500, ["sweep"], False)
+    assert (bell["family"], bell["params"], bell["shots"], bell["backend"]) == ("bell", {}, 50, "qsim")
 
 
 def test_a_refusal_raises_with_the_apis_code_message_and_field():

@@ -17,6 +17,7 @@ from tests.api.conftest import API
 
 ROUTES = {
     ("post", "/jobs"),
+    ("post", "/jobs/batch"),
     ("post", "/jobs/quote"),
     ("get", "/jobs"),
     ("get", "/jobs/{job_id}"),
@@ -80,7 +81,7 @@ def test_docs_need_a_login(cast):
 
 # --- Schemathesis ----------------------------------------------------------------------------------
 schema = schemathesis.openapi.from_dict(api.get_openapi_schema())
-CONTRACT_ROUTES = {f"{API}/jobs", f"{API}/jobs/quote"}
+CONTRACT_ROUTES = {f"{API}/jobs", f"{API}/jobs/batch", f"{API}/jobs/quote"}
 schema.app = get_wsgi_application()
 
 
@@ -108,7 +109,7 @@ def fuzz_token(cast, token_for) -> str:  # noqa: ANN001
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
 def test_schemathesis_finds_no_server_error_and_no_schema_violation(case, fuzz_token, in_process_requests):
-    # One check is skipped, for the two job-contract routes only: "schema-valid request accepted".
+    # One check is skipped, for the three job-contract routes only: "schema-valid request accepted".
     # A job's `params` depend on its `family` (12 families, each with its own model) and the
     # experiment, budget and backend must exist and fit, none of which JSON Schema can express, so a
     # schema-valid body is mostly — and rightly — refused with 422 naming the field.

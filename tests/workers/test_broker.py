@@ -10,11 +10,12 @@ from typing import Any
 import psycopg
 import pytest
 from django.db import connection, connections, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_q.models import OrmQ
 from django_q.signing import SignedPackage
 
-from hybridportal.broker import NotifyORM, channel
+from hybridportal.broker import NotifyORM, channel, insert_tasks
 
 pytestmark = [
     pytest.mark.skipif(connection.vendor != "postgresql", reason="LISTEN/NOTIFY and SKIP LOCKED are PostgreSQL's"),
@@ -42,6 +43,24 @@ def test_an_enqueue_wakes_listeners_when_it_commits_not_before() -> None:
         assert _woken(listener, 5)
     finally:
         listener.close()
+
+
+def test_a_batch_of_tasks_is_one_statement_that_wakes_listeners_at_commit_and_keeps_its_order() -> None:
+    listener = _listener()
+    try:
+        with transaction.atomic():
+            with CaptureQueriesContext(connection) as ctx:
+                payloads = [SignedPackage.dumps({"n": n}) for n in range(5)]
+                ids = insert_tasks(QUEUE, payloads, lock=timezone.now(), wake=True)
+            assert len(ctx.captured_queries) == 1
+            assert not _woken(listener, 0.3)
+        assert len(list(listener.notifies(timeout=1, stop_after=10))) == 1
+    finally:
+        listener.close()
+    assert ids == sorted(ids)
+    assert [row.task["n"] for row in OrmQ.objects.filter(key=QUEUE).order_by("id")] == [0, 1, 2, 3, 4]
+    first = NotifyORM(QUEUE)._pull()[0]
+    assert first[0] == ids[0] and SignedPackage.loads(first[1])["n"] == 0  # a cluster pulls them in order
 
 
 def test_two_clusters_on_one_queue_pull_disjoint_tasks() -> None:

@@ -26,7 +26,7 @@ from budgets.models import Hold, HoldStatus
 from budgets.services import hold_reserve
 from jobs import tasks
 from jobs.models import Job, JobEvent, JobStatus, Stage
-from jobs.services import job_submit
+from jobs.services import job_submit, job_submit_batch
 from tests.workers.conftest import ROOT, all_terminal, queued_job, wait_for, worker_database_env
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -76,6 +76,34 @@ def test_fifty_mixed_jobs_all_finish_on_the_cluster_for_their_priority(cast: Any
             assert job.metrics["hellinger_fidelity"] > 0.95
     # The job row is the record: django-q2 keeps no duplicate success per job task.
     assert not Success.objects.filter(func="jobs.tasks.run_job").exists()
+
+
+def test_a_batch_of_twenty_jobs_all_finish_on_the_clusters(cast: Any, start_cluster: Any) -> None:
+    clusters = (start_cluster("interactive"), start_cluster("batch"))
+    requests = []
+    for i in range(20):
+        family, params = FAMILIES[i % len(FAMILIES)]
+        requests.append(
+            {
+                "experiment": cast.qlab_experiment.pk,
+                "family": family,
+                "params": params(i),
+                "shots": 200 + i,
+                "priority": "batch" if i % 4 == 0 else "interactive",
+                "no_cache": True,
+            }
+        )
+    jobs = job_submit_batch(user=cast.alice, requests=requests).jobs  # the tasks commit with the jobs
+
+    wait_for(all_terminal([j.pk for j in jobs]), timeout=90, what="20 batch jobs to finish", clusters=clusters)
+
+    for job, request in zip(jobs, requests, strict=True):
+        job.refresh_from_db()
+        assert job.status == JobStatus.SUCCEEDED, (job.family, job.error_message)
+        assert sum(job.counts.values()) == job.shots == request["shots"]
+        assert job.result_meta["cluster"] == request["priority"]
+        assert execute_events(job.pk) == 1
+        assert Hold.objects.get(job=job).status == HoldStatus.SETTLED
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="LISTEN/NOTIFY is PostgreSQL's")
