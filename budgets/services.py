@@ -398,6 +398,37 @@ def _hold_reopen(*, hold: Hold, amount_micros: int, actor: AbstractBaseUser | No
     return hold
 
 
+def _settle_free_hold_read_with(job: Any, actor: AbstractBaseUser | None) -> Hold | None:
+    """A free job's settlement when its hold was read with it (`select_related("hold")`, as a worker
+    reads a job): one conditional UPDATE instead of locking the hold first, as nothing but the hold row
+    changes. None when that does not apply (no hold read, not a pending hold of 0, or changed since)."""
+    descriptor = getattr(type(job), "hold", None)
+    if descriptor is None or not descriptor.is_cached(job):
+        return None
+    hold = descriptor.related.get_cached_value(job, default=None)
+    if hold is None or hold.status != HoldStatus.PENDING or hold.amount_micros != 0:
+        return None
+    now = timezone.now()
+    changes = {"status": HoldStatus.SETTLED, "settled_micros": 0, "closed_at": now}
+    if not Hold.objects.filter(pk=hold.pk, status=HoldStatus.PENDING, amount_micros=0).update(**changes):
+        return None
+    for name, value in changes.items():
+        setattr(hold, name, value)
+    LedgerEntry.objects.create(
+        budget_id=hold.budget_id,
+        kind=LedgerKind.SETTLE,
+        amount_micros=0,
+        hold=hold,
+        actor=_actor_or_none(actor),
+        memo=_settle_memo(job, actual_micros=0, held_micros=0),
+    )
+    return hold
+
+
+def _settle_memo(job: Any, *, actual_micros: int, held_micros: int) -> str:
+    return f"job {job.pk}: actual {format_money(actual_micros)}, held {format_money(held_micros)}"
+
+
 def _pending_hold_locked(job: Any) -> Hold | None:
     """The job's pending hold, row-locked for the rest of the transaction (holds are locked before
     budgets everywhere, so two money movements never wait on each other in a cycle)."""
@@ -457,6 +488,10 @@ def hold_settle(*, job: Any, actual_micros: int, actor: AbstractBaseUser | None 
     # No savepoint: nothing here is caught, so an error aborts the caller's transaction anyway, and a
     # worker settles every job inside its result transaction.
     with transaction.atomic(savepoint=False):
+        if actual_micros == 0:
+            settled = _settle_free_hold_read_with(job, actor)
+            if settled is not None:
+                return settled
         hold = _pending_hold_locked(job)
         if hold is None:
             return None
@@ -479,7 +514,7 @@ def hold_settle(*, job: Any, actual_micros: int, actor: AbstractBaseUser | None 
             )
         hold.status, hold.settled_micros, hold.closed_at = HoldStatus.SETTLED, charged, now
         hold.save(update_fields=["status", "settled_micros", "closed_at"])
-        memo = f"job {job.pk}: actual {format_money(actual_micros)}, held {format_money(hold.amount_micros)}"
+        memo = _settle_memo(job, actual_micros=actual_micros, held_micros=hold.amount_micros)
         if overrun:
             memo += f"; {format_money(overrun)} over the limit not booked"
         LedgerEntry.objects.create(

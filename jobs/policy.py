@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import statistics
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -24,8 +24,8 @@ from typing import Any, TypeVar
 
 from django.conf import settings
 from django.db import connections
-from django.db.models import F, QuerySet, Value, Window
-from django.db.models.functions import RowNumber
+from django.db.models import F, JSONField, OuterRef, QuerySet, Subquery, Value, Window
+from django.db.models.functions import JSONObject, RowNumber
 from django.utils import timezone
 
 from adapters import registry
@@ -243,17 +243,32 @@ def price_overrides() -> dict[str, Price]:
     """The admin's price overrides (budgets.PriceModel) as adapter prices, by backend id."""
     from budgets.models import PriceModel
 
-    return {
-        row.backend_id: Price(
-            kind=PriceKind(row.kind),
-            per_task_micros=row.per_task_micros,
-            per_shot_micros=row.per_shot_micros,
-            per_second_micros=row.per_second_micros,
-            per_minute_micros=row.per_minute_micros,
-            min_seconds=row.min_seconds,
-        )
-        for row in PriceModel.objects.all()
-    }
+    return {row.backend_id: price_of(row.__dict__) for row in PriceModel.objects.all()}
+
+
+_PRICE_FIELDS = ("kind", "per_task_micros", "per_shot_micros", "per_second_micros", "per_minute_micros", "min_seconds")
+
+
+def price_of(row: Mapping[str, Any]) -> Price:
+    """An adapter price from a PriceModel row's fields (a model's, or `price_override_of`'s JSON)."""
+    return Price(
+        kind=PriceKind(row["kind"]),
+        per_task_micros=int(row["per_task_micros"]),
+        per_shot_micros=int(row["per_shot_micros"]),
+        per_second_micros=int(row["per_second_micros"]),
+        per_minute_micros=int(row["per_minute_micros"]),
+        min_seconds=float(row["min_seconds"]),
+    )
+
+
+def price_override_of(backend: str | F = F("backend")) -> Subquery:
+    """The override of `backend` (by default the row's own backend) as a JSON object, or NULL: lets a
+    job's read bring its price along instead of a second query (see `price_of`)."""
+    from budgets.models import PriceModel
+
+    target = OuterRef(backend.name) if isinstance(backend, F) else backend
+    row = PriceModel.objects.filter(backend_id=target).values(json=JSONObject(**{f: f for f in _PRICE_FIELDS}))
+    return Subquery(row[:1], output_field=JSONField())
 
 
 # --- fitting --------------------------------------------------------------------------------------

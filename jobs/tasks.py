@@ -317,12 +317,24 @@ def _adapter(backend_id: str) -> Any:
 
 
 def _cost_micros(adapter: Any, job: Job, result: RunResult) -> int:
-    """What the run cost at the backend's price (the admin's override when set), by billable time."""
-    from jobs.policy import price_overrides
+    """What the run cost at the backend's price (the admin's override when set), by billable time.
+    A job read by `_job_for_run` brought its backend's override along (None: there is none)."""
+    from jobs.policy import price_of, price_overrides
 
     caps = adapter.capabilities()
-    price = price_overrides().get(caps.backend_id, caps.price)
+    if hasattr(job, "price_override") and job.backend == caps.backend_id:
+        price = price_of(job.price_override) if job.price_override is not None else caps.price
+    else:
+        price = price_overrides().get(caps.backend_id, caps.price)
     return price.cost_micros(shots=job.shots, seconds=result.billable_seconds)
+
+
+def _job_for_run(job_id: str) -> Job | None:
+    """The job a run task executes, with what settling it needs — its hold and its backend's price
+    override — in the same query: a worker reads one row per job, not three."""
+    from jobs.policy import price_override_of
+
+    return Job.objects.select_related("hold").annotate(price_override=price_override_of()).filter(pk=job_id).first()
 
 
 # --- outcomes ---------------------------------------------------------------------------------------
@@ -501,7 +513,7 @@ def run_job(job_id: str) -> str:
     Returns a short word for django-q2's result record. A duplicate delivery, a paused or cancelled
     job, or one whose retry backoff has not passed, is left alone.
     """
-    job = Job.objects.filter(pk=job_id).first()
+    job = _job_for_run(job_id)
     if job is None:
         return "missing"
     if job.status != JobStatus.QUEUED:

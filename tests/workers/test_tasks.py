@@ -33,10 +33,11 @@ from adapters.base import (
 )
 from adapters.config import BackendConfig
 from adapters.ibm import IbmAdapter, queue_delay_seconds
-from budgets.models import Budget, Hold, HoldStatus
+from budgets.models import Budget, Hold, HoldStatus, LedgerEntry, LedgerKind
 from budgets.services import hold_reserve
 from jobs import tasks
 from jobs.models import Job, JobEvent, JobStatus, Stage
+from tests.jobs.orch_support import price
 from tests.workers.conftest import queued_job
 
 
@@ -151,6 +152,36 @@ def test_a_run_stores_counts_timeline_fidelity_and_settles_the_hold(cast: Any) -
     hold = Hold.objects.get(job=job)
     assert hold.status == HoldStatus.SETTLED and hold.settled_micros == job.cost_micros == 0
     assert Budget.objects.get(pk=cast.qlab_budget.pk).reserved_micros == 0
+
+
+def test_a_run_is_charged_at_the_admins_current_price_for_its_backend(cast: Any) -> None:
+    """The worker reads the backend's price override with the job: a price set after submission is
+    the one charged, and the rest of the hold goes back to the budget."""
+    job = held_job(cast, amount_micros=1_500_000, shots=300)
+    price("qsim", "1.20")
+
+    assert tasks.run_job(str(job.pk)) == "succeeded"
+
+    job.refresh_from_db()
+    assert job.cost_micros == 1_200_000
+    hold = Hold.objects.get(job=job)
+    assert hold.status == HoldStatus.SETTLED and hold.settled_micros == 1_200_000
+    budget = Budget.objects.get(pk=cast.qlab_budget.pk)
+    assert (budget.spent_micros, budget.reserved_micros) == (1_200_000, 0)
+
+
+def test_a_free_run_settles_its_zero_hold_in_the_ledger(cast: Any) -> None:
+    job = held_job(cast, amount_micros=0)
+
+    assert tasks.run_job(str(job.pk)) == "succeeded"
+
+    hold = Hold.objects.get(job=job)
+    assert hold.status == HoldStatus.SETTLED and hold.settled_micros == 0 and hold.closed_at is not None
+    entries = list(LedgerEntry.objects.filter(hold=hold).order_by("pk").values_list("kind", "amount_micros", "memo"))
+    assert [(kind, amount) for kind, amount, _ in entries] == [(LedgerKind.RESERVE, 0), (LedgerKind.SETTLE, 0)]
+    assert entries[1][2].startswith(f"job {job.pk}: actual ")
+    assert tasks.run_job(str(job.pk)) == "skipped (succeeded)"  # a second delivery settles nothing again
+    assert LedgerEntry.objects.filter(hold=hold).count() == 2
 
 
 @pytest.mark.django_db(transaction=True)
