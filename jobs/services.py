@@ -57,6 +57,7 @@ from jobs.models import (
     IdempotencyKey,
     Job,
     JobStatus,
+    PreEncoded,
     Stage,
 )
 
@@ -1023,7 +1024,7 @@ def _job_new(*, job_id: uuid.UUID, user: AbstractBaseUser, plan: _Plan, trace_id
         policy_reasons=list(d.reasons),
         estimate=_jsonable({**d.estimate, "reasons": list(d.reasons), "cost_micros": plan.cost_micros}),
         needs_approval=bool(plan.approval_reasons),
-        circuit=plan.circuit.to_json(),
+        circuit=PreEncoded(plan.circuit.to_json(), plan.circuit.canonical),
         n_qubits=plan.circuit.n_qubits,
         fingerprint=plan.fingerprint,
         sdk_versions=plan.versions,
