@@ -87,6 +87,7 @@ def transition(
         return False
     now = timezone.now()
     updates: dict[str, Any] = {"status": to_status, "updated_at": now, **fields}
+    trace_id = instance.trace_id if instance is not None else None
     # No savepoint: nothing here is caught, so a database error must abort the caller's transaction
     # anyway, and on the submit and worker paths every round trip counts.
     with transaction.atomic(savepoint=False):
@@ -101,7 +102,7 @@ def transition(
         if not changed:
             return False
         events = [
-            *(stage_event(job_id, *s, actor_label=_label(actor, actor_label)) for s in stages),
+            *(stage_event(job_id, *s, actor_label=_label(actor, actor_label), trace_id=trace_id) for s in stages),
             _lifecycle_event(job_id, current, to_status, actor, actor_label, reason, data, now),
         ]
         JobEvent.objects.bulk_create(events)  # the stages led to the change: they come first
@@ -141,7 +142,7 @@ def create_many(starts: Sequence[tuple[Job, Start]], *, actor: AbstractBaseUser 
             event
             for job, start in starts
             for event in (
-                *(stage_event(job.pk, *s, actor_label=label) for s in start.stages),
+                *(stage_event(job.pk, *s, actor_label=label, trace_id=job.trace_id) for s in start.stages),
                 _lifecycle_event(
                     job.pk, JobStatus.SUBMITTED, start.to_status, actor, "", start.reason, start.data, now
                 ),
@@ -205,10 +206,18 @@ def record_stages(
 
 
 def stage_event(
-    job_id: object, stage: str, started_at: datetime, ended_at: datetime, data: dict[str, Any], *, actor_label: str
+    job_id: object,
+    stage: str,
+    started_at: datetime,
+    ended_at: datetime,
+    data: dict[str, Any],
+    *,
+    actor_label: str,
+    trace_id: str | None = None,
 ) -> JobEvent:
-    """One timed stage, not yet saved; emitted as a span under the job's trace id when tracing is on."""
-    _emit_span(job_id, stage, started_at, ended_at, data)
+    """One timed stage, not yet saved; emitted as a span under the job's trace id when tracing is on
+    (`trace_id`: the job's, when the caller has it; else it is read)."""
+    _emit_span(job_id, stage, started_at, ended_at, data, trace_id)
     return JobEvent(
         job_id=job_id,
         stage=stage,
@@ -223,11 +232,19 @@ def stage_event(
 _tracer = trace.get_tracer("hybridportal.jobs")
 
 
-def _emit_span(job_id: object, stage: str, started_at: datetime, ended_at: datetime, data: dict[str, Any]) -> None:
+def _emit_span(
+    job_id: object,
+    stage: str,
+    started_at: datetime,
+    ended_at: datetime,
+    data: dict[str, Any],
+    trace_id: str | None = None,
+) -> None:
     # The default provider is a no-op proxy: skip the trace-id lookup entirely when tracing is off.
     if isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
         return
-    trace_id = Job.objects.filter(pk=job_id).values_list("trace_id", flat=True).first() or ""
+    if trace_id is None:  # one query per stage: callers on the submit and worker paths pass it
+        trace_id = Job.objects.filter(pk=job_id).values_list("trace_id", flat=True).first() or ""
     try:
         parent = SpanContext(int(trace_id, 16), 1, is_remote=True, trace_flags=TraceFlags(TraceFlags.SAMPLED))
     except ValueError:

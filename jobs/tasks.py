@@ -432,6 +432,7 @@ def _store_result(
             not_before=None,
             error_code="",
             error_message="",
+            instance=job,  # gets the result; its trace id labels the stage spans
         )
         if not stored:
             if Job.objects.filter(pk=job.pk).values_list("status", flat=True).first() == JobStatus.CANCELLED:
