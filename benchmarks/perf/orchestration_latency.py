@@ -386,7 +386,7 @@ def main() -> None:
             thr_c = open_loop_batches(args.n, args.batch, batches, portal_done, args.clients)
         big = big_job(user, experiment, args.big_repeats, args.big_qubits)
     finally:
-        os.killpg(cluster.pid, signal.SIGTERM)
+        cluster.send_signal(signal.SIGTERM)  # the master stops its workers (signalled too, it hangs)
         try:
             cluster.wait(timeout=20)
         except subprocess.TimeoutExpired:

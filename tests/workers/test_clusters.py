@@ -10,6 +10,7 @@ import sys
 import time
 import uuid
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import psutil
@@ -217,7 +218,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_serve_starts_clusters_that_each_run_their_own_jobs(cast: Any) -> None:
+def test_serve_starts_clusters_that_each_run_their_own_jobs(cast: Any, tmp_path: Path) -> None:
     env = {
         **os.environ,
         **worker_database_env(),
@@ -228,6 +229,7 @@ def test_serve_starts_clusters_that_each_run_their_own_jobs(cast: Any) -> None:
         "EMULATED_QUEUE_SECONDS": "0.2",
         "HARDWARE_POLL_SECONDS": "0.3",
         "QSIM_THREADS": "1",
+        "Q_LOG_LEVEL": "INFO",  # django-q2 says when a cluster has stopped
     }
     jobs = {
         "interactive": queued_job(cast, priority="interactive"),
@@ -241,7 +243,7 @@ def test_serve_starts_clusters_that_each_run_their_own_jobs(cast: Any) -> None:
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=(tmp_path / "serve.err").open("wb"),  # a file: its children write to it too
         start_new_session=True,
     )
     try:
@@ -253,6 +255,9 @@ def test_serve_starts_clusters_that_each_run_their_own_jobs(cast: Any) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(serve.pid, signal.SIGKILL)
             raise
+    # Each child stopped on its own — every cluster master shut down cleanly; none had to be killed.
+    errors = (tmp_path / "serve.err").read_text(errors="replace")
+    assert "did not stop" not in errors and errors.count("has stopped.") == len(jobs), errors[-3000:]
 
     for cluster, job in jobs.items():
         job.refresh_from_db()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -77,11 +78,15 @@ class Command(BaseCommand):
             time.sleep(0.5)
         for _, proc in children:
             if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
+                # The master only: gunicorn's and each cluster's stop their own workers. A django-q2
+                # master whose children get the signal too hangs in its exit handlers.
+                proc.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + 15
-        for _, proc in children:
+        for name, proc in children:
             try:
                 proc.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
+                self.stderr.write(f"{name} did not stop within 15 s; killing it")
+            with contextlib.suppress(ProcessLookupError):  # whatever is left of its process group
                 os.killpg(proc.pid, signal.SIGKILL)
         sys.exit(exit_code)
