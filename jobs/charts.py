@@ -137,8 +137,9 @@ def histogram(job: Job) -> dict[str, Any] | None:
         "margin": {"l": 55, "r": 10, "t": 10, "b": 80 if n_bits > 6 else 45},
         "bargap": 0.25,
         "legend": {"orientation": "h", "y": 1.08, "x": 1, "xanchor": "right"},
-        "xaxis": {"type": "category", "title": {"text": "bitstring (qubit 0 leftmost)"},
-                  "tickfont": {"family": "monospace"}},
+        # automargin: rotated labels of wide bitstrings push the axis title down instead of under it.
+        "xaxis": {"type": "category", "title": {"text": "bitstring (qubit 0 leftmost)", "standoff": 8},
+                  "tickfont": {"family": "monospace"}, "automargin": True},
         "yaxis": {"title": {"text": "probability"}, "rangemode": "tozero", "gridcolor": "#eef1f6"},
     }  # fmt: skip
     fidelity = (job.metrics or {}).get("hellinger_fidelity")
