@@ -398,35 +398,23 @@ def _hold_reopen(*, hold: Hold, amount_micros: int, actor: AbstractBaseUser | No
     return hold
 
 
-def _settle_free_hold_read_with(job: Any, actor: AbstractBaseUser | None) -> Hold | None:
-    """A free job's settlement when its hold was read with it (`select_related("hold")`, as a worker
-    reads a job): one conditional UPDATE instead of locking the hold first, as nothing but the hold row
-    changes. None when that does not apply (no hold read, not a pending hold of 0, or changed since)."""
+def _free_hold_settled_as_read(job: Any, now: datetime) -> Hold | None:
+    """A free job's pending 0 hold, when it was read with the job (`select_related("hold")`, as a worker
+    reads a job), marked settled by one conditional UPDATE instead of being locked first: nothing but
+    the hold row changes. None when that does not apply (no hold read, not a pending 0 hold, or changed
+    since): the caller then locks the hold."""
     descriptor = getattr(type(job), "hold", None)
     if descriptor is None or not descriptor.is_cached(job):
         return None
     hold = descriptor.related.get_cached_value(job, default=None)
     if hold is None or hold.status != HoldStatus.PENDING or hold.amount_micros != 0:
         return None
-    now = timezone.now()
     changes = {"status": HoldStatus.SETTLED, "settled_micros": 0, "closed_at": now}
     if not Hold.objects.filter(pk=hold.pk, status=HoldStatus.PENDING, amount_micros=0).update(**changes):
         return None
     for name, value in changes.items():
         setattr(hold, name, value)
-    LedgerEntry.objects.create(
-        budget_id=hold.budget_id,
-        kind=LedgerKind.SETTLE,
-        amount_micros=0,
-        hold=hold,
-        actor=_actor_or_none(actor),
-        memo=_settle_memo(job, actual_micros=0, held_micros=0),
-    )
     return hold
-
-
-def _settle_memo(job: Any, *, actual_micros: int, held_micros: int) -> str:
-    return f"job {job.pk}: actual {format_money(actual_micros)}, held {format_money(held_micros)}"
 
 
 def _pending_hold_locked(job: Any) -> Hold | None:
@@ -488,33 +476,29 @@ def hold_settle(*, job: Any, actual_micros: int, actor: AbstractBaseUser | None 
     # No savepoint: nothing here is caught, so an error aborts the caller's transaction anyway, and a
     # worker settles every job inside its result transaction.
     with transaction.atomic(savepoint=False):
-        if actual_micros == 0:
-            settled = _settle_free_hold_read_with(job, actor)
-            if settled is not None:
-                return settled
-        hold = _pending_hold_locked(job)
-        if hold is None:
-            return None
-        if hold.amount_micros == 0 and actual_micros == 0:
-            # A free run moves no money: the budget row, which every job of the team settles against,
-            # is neither locked nor written.
-            budget, charged = None, 0
-        else:
-            budget = Budget.objects.select_for_update().select_related("team").get(pk=hold.budget_id)
-            # What this settlement may add to `spent` while `reserved` drops by the hold's amount.
-            room = budget.limit_micros - budget.spent_micros - budget.reserved_micros + hold.amount_micros
-            charged = min(actual_micros, room)
-        overrun = actual_micros - charged
         now = timezone.now()
-        if budget is not None:
-            Budget.objects.filter(pk=budget.pk).update(
-                spent_micros=F("spent_micros") + charged,
-                reserved_micros=F("reserved_micros") - hold.amount_micros,
-                updated_at=now,
-            )
-        hold.status, hold.settled_micros, hold.closed_at = HoldStatus.SETTLED, charged, now
-        hold.save(update_fields=["status", "settled_micros", "closed_at"])
-        memo = _settle_memo(job, actual_micros=actual_micros, held_micros=hold.amount_micros)
+        # A free run moves no money: the budget row, which every job of the team settles against, is
+        # neither locked nor written.
+        budget, charged = None, 0
+        hold = _free_hold_settled_as_read(job, now) if actual_micros == 0 else None
+        if hold is None:
+            hold = _pending_hold_locked(job)
+            if hold is None:
+                return None
+            if hold.amount_micros or actual_micros:
+                budget = Budget.objects.select_for_update().select_related("team").get(pk=hold.budget_id)
+                # What this settlement may add to `spent` while `reserved` drops by the hold's amount.
+                room = budget.limit_micros - budget.spent_micros - budget.reserved_micros + hold.amount_micros
+                charged = min(actual_micros, room)
+                Budget.objects.filter(pk=budget.pk).update(
+                    spent_micros=F("spent_micros") + charged,
+                    reserved_micros=F("reserved_micros") - hold.amount_micros,
+                    updated_at=now,
+                )
+            hold.status, hold.settled_micros, hold.closed_at = HoldStatus.SETTLED, charged, now
+            hold.save(update_fields=["status", "settled_micros", "closed_at"])
+        overrun = actual_micros - charged
+        memo = f"job {job.pk}: actual {format_money(actual_micros)}, held {format_money(hold.amount_micros)}"
         if overrun:
             memo += f"; {format_money(overrun)} over the limit not booked"
         LedgerEntry.objects.create(
