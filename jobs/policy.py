@@ -250,7 +250,7 @@ _PRICE_FIELDS = ("kind", "per_task_micros", "per_shot_micros", "per_second_micro
 
 
 def price_of(row: Mapping[str, Any]) -> Price:
-    """An adapter price from a PriceModel row's fields (a model's, or `price_override_of`'s JSON)."""
+    """An adapter price from a PriceModel row's fields (a model's, or `job_price_override`'s JSON)."""
     return Price(
         kind=PriceKind(row["kind"]),
         per_task_micros=int(row["per_task_micros"]),
@@ -261,14 +261,13 @@ def price_of(row: Mapping[str, Any]) -> Price:
     )
 
 
-def price_override_of(backend: str | F = F("backend")) -> Subquery:
-    """The override of `backend` (by default the row's own backend) as a JSON object, or NULL: lets a
-    job's read bring its price along instead of a second query (see `price_of`)."""
+def job_price_override() -> Subquery:
+    """A job row's backend's override as a JSON object, or NULL (annotate a Job query with it): the
+    job's read brings its price along instead of a second query (see `price_of`)."""
     from budgets.models import PriceModel
 
-    target = OuterRef(backend.name) if isinstance(backend, F) else backend
-    row = PriceModel.objects.filter(backend_id=target).values(json=JSONObject(**{f: f for f in _PRICE_FIELDS}))
-    return Subquery(row[:1], output_field=JSONField())
+    row = PriceModel.objects.filter(backend_id=OuterRef("backend"))
+    return Subquery(row.values(json=JSONObject(**{f: f for f in _PRICE_FIELDS}))[:1], output_field=JSONField())
 
 
 # --- fitting --------------------------------------------------------------------------------------

@@ -317,24 +317,20 @@ def _adapter(backend_id: str) -> Any:
 
 
 def _cost_micros(adapter: Any, job: Job, result: RunResult) -> int:
-    """What the run cost at the backend's price (the admin's override when set), by billable time.
-    A job read by `_job_for_run` brought its backend's override along (None: there is none)."""
-    from jobs.policy import price_of, price_overrides
+    """What the run cost at the backend's price (the admin's override when set, as `_job_for_run` read
+    it with the job), by billable time."""
+    from jobs.policy import price_of
 
-    caps = adapter.capabilities()
-    if hasattr(job, "price_override") and job.backend == caps.backend_id:
-        price = price_of(job.price_override) if job.price_override is not None else caps.price
-    else:
-        price = price_overrides().get(caps.backend_id, caps.price)
+    price = price_of(job.price_override) if job.price_override is not None else adapter.capabilities().price
     return price.cost_micros(shots=job.shots, seconds=result.billable_seconds)
 
 
 def _job_for_run(job_id: str) -> Job | None:
-    """The job a run task executes, with what settling it needs — its hold and its backend's price
-    override — in the same query: a worker reads one row per job, not three."""
-    from jobs.policy import price_override_of
+    """The job a run or poll task finishes, with what settling it needs — its hold and its backend's
+    price override — in the same query: a worker reads one row per job, not three."""
+    from jobs.policy import job_price_override
 
-    return Job.objects.select_related("hold").annotate(price_override=price_override_of()).filter(pk=job_id).first()
+    return Job.objects.select_related("hold").annotate(price_override=job_price_override()).filter(pk=job_id).first()
 
 
 # --- outcomes ---------------------------------------------------------------------------------------
@@ -630,7 +626,9 @@ def poll_hardware_job(job_id: str) -> str:
     now = timezone.now()
     if not _claim_poll(job_id, now):
         return "skipped (not due, or not running)"
-    job = Job.objects.get(pk=job_id)
+    job = _job_for_run(job_id)
+    if job is None:  # deleted since its poll slot was claimed
+        return "missing"
     adapter = _adapter(job.backend)
     try:
         state: PollResult = adapter.poll(job.remote_id)
