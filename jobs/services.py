@@ -148,6 +148,13 @@ class _Plan:
     def cost_micros(self) -> int:
         return 0 if self.cached or self.decision is None else self.decision.cost_micros
 
+    def fingerprint_for(self, backend_id: str) -> None:
+        """Set the fingerprint of this job on `backend_id`, over the installed SDK versions."""
+        self.versions = sdk_versions()
+        self.fingerprint = ir.fingerprint(
+            self.circuit, shots=self.request.shots, backend=backend_id, sdk_versions=self.versions
+        )
+
 
 @dataclass
 class _Admitted:
@@ -476,8 +483,7 @@ def _pinned_cache_hit(submission: _Submission, plan: _Plan, remaining: int | Non
     if not submission.single or not req.backend or req.no_cache:
         return False
     caps = policy.pinned_capabilities(plan.circuit, pin=req.backend, max_tier=req.max_tier)
-    plan.versions = sdk_versions()
-    plan.fingerprint = ir.fingerprint(plan.circuit, shots=req.shots, backend=req.backend, sdk_versions=plan.versions)
+    plan.fingerprint_for(req.backend)
     if submission.cached(plan.experiment.team, plan.fingerprint) is None:  # remembered for `_settle`
         return False
     plan.decision, plan.remaining = policy.served_from_cache(caps), remaining
@@ -502,10 +508,7 @@ def _choose(plan: _Plan, remaining: int | None, *, may_wait: bool = False) -> No
         plan.decision = None
     plan.remaining = remaining
     if plan.decision is not None:
-        plan.versions = sdk_versions()
-        plan.fingerprint = ir.fingerprint(
-            plan.circuit, shots=plan.request.shots, backend=plan.decision.backend_id, sdk_versions=plan.versions
-        )
+        plan.fingerprint_for(plan.decision.backend_id)
 
 
 def _settle(submission: _Submission, plan: _Plan) -> None:
