@@ -87,11 +87,6 @@ class Op:
     qubits: tuple[int, ...]
     params: tuple[Param, ...] = ()
 
-    @functools.cached_property
-    def canonical(self) -> str:
-        """`canonical_json(self.to_json())`, once per circuit: the part of a fingerprint that is large."""
-        return canonical_json(self.to_json())
-
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"gate": self.name, "qubits": list(self.qubits)}
         if self.params:
