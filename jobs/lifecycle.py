@@ -8,12 +8,15 @@ that is an error (a user's illegal action) or a no-op (a duplicate task).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import Model, QuerySet
+from django.db.models.sql import UpdateQuery
 from django.utils import timezone
 from opentelemetry import trace
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
@@ -88,9 +91,11 @@ def transition(
     now = timezone.now()
     updates: dict[str, Any] = {"status": to_status, "updated_at": now, **fields}
     trace_id = instance.trace_id if instance is not None else None
-    # No savepoint: nothing here is caught, so a database error must abort the caller's transaction
-    # anyway, and on the submit and worker paths every round trip counts.
-    with transaction.atomic(savepoint=False):
+    # On PostgreSQL a single source status makes this one statement, atomic without a transaction of
+    # its own. Otherwise no savepoint: nothing here is caught, so a database error must abort the
+    # caller's transaction anyway, and on the submit and worker paths every round trip counts.
+    one_statement = len(sources) == 1 and connection.vendor == "postgresql"
+    with nullcontext() if one_statement else transaction.atomic(savepoint=False):
         if len(sources) == 1:
             current = sources[0]  # the UPDATE's WHERE is the whole check; no need to read first
         else:
@@ -98,19 +103,59 @@ def transition(
             current = rows.values_list("status", flat=True).first()
             if current is None:
                 return False
-        changed = Job.objects.filter(pk=job_id, status=current, **(expect or {})).update(**updates)
-        if not changed:
-            return False
+        stages = list(stages)
         events = [
-            *(stage_event(job_id, *s, actor_label=_label(actor, actor_label), trace_id=trace_id) for s in stages),
+            *(_stage_row(job_id, *s, actor_label=_label(actor, actor_label)) for s in stages),
             _lifecycle_event(job_id, current, to_status, actor, actor_label, reason, data, now),
-        ]
-        JobEvent.objects.bulk_create(events)  # the stages led to the change: they come first
+        ]  # the stages led to the change: they come first
+        if not _update_then_insert(Job.objects.filter(pk=job_id, status=current, **(expect or {})), updates, events):
+            return False
+    for s in stages:
+        emit_stage_span(job_id, *s, trace_id=trace_id)
     if instance is not None:
         for name, value in updates.items():
             if not hasattr(value, "resolve_expression"):  # an F() expression's value is not known here
                 setattr(instance, name, value)
     return True
+
+
+def _update_then_insert(rows: QuerySet[Job], updates: Mapping[str, Any], new: Sequence[Model]) -> bool:
+    """`rows.update(**updates)` and, if that changed a row, `bulk_create` of the unsaved instances `new`
+    (all of one model); True if it changed a row. On PostgreSQL one statement: the UPDATE (as the ORM
+    writes it) and the INSERT in one CTE, instead of two statements and their ORM machinery — this runs
+    at least twice for every job."""
+    if connection.vendor != "postgresql":
+        if not rows.update(**updates):
+            return False
+        type(new[0]).objects.bulk_create(new)
+        return True
+    query = rows.query.chain(UpdateQuery)
+    query.add_update_values(updates)
+    update_sql, update_params = query.get_compiler(connection=connection).as_sql()
+    insert_sql, insert_params = _insert_values_sql(new)
+    sql = (
+        f"WITH changed AS ({update_sql} RETURNING 1), "  # noqa: S608 - the ORM's SQL; values are bound
+        f"added AS ({insert_sql} WHERE EXISTS (SELECT 1 FROM changed)) "
+        "SELECT count(*) FROM changed"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, (*update_params, *insert_params))
+        return bool(cursor.fetchone()[0])
+
+
+def _insert_values_sql(new: Sequence[Model]) -> tuple[str, list[Any]]:
+    """`INSERT INTO table (columns) SELECT * FROM (VALUES …)` for unsaved instances, each value prepared
+    as `bulk_create` prepares it and cast to its column's type (VALUES rows are typed by the first)."""
+    model = type(new[0])
+    qn = connection.ops.quote_name
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    casts = [f"%s::{f.db_type(connection)}" for f in fields]
+    row = f"({', '.join(casts)})"
+    params = [f.get_db_prep_save(f.pre_save(obj, True), connection) for obj in new for f in fields]
+    columns = ", ".join(qn(f.column) for f in fields)
+    values = ", ".join([row] * len(new))
+    # Names come from the model's metadata; every value is a bound parameter.
+    return f"INSERT INTO {qn(model._meta.db_table)} ({columns}) SELECT * FROM (VALUES {values}) AS v", params  # noqa: S608
 
 
 @dataclass(frozen=True)
@@ -217,7 +262,13 @@ def stage_event(
 ) -> JobEvent:
     """One timed stage, not yet saved; emitted as a span under the job's trace id when tracing is on
     (`trace_id`: the job's, when the caller has it; else it is read)."""
-    _emit_span(job_id, stage, started_at, ended_at, data, trace_id)
+    emit_stage_span(job_id, stage, started_at, ended_at, data, trace_id)
+    return _stage_row(job_id, stage, started_at, ended_at, data, actor_label=actor_label)
+
+
+def _stage_row(
+    job_id: object, stage: str, started_at: datetime, ended_at: datetime, data: dict[str, Any], *, actor_label: str
+) -> JobEvent:
     return JobEvent(
         job_id=job_id,
         stage=stage,
@@ -232,7 +283,7 @@ def stage_event(
 _tracer = trace.get_tracer("hybridportal.jobs")
 
 
-def _emit_span(
+def emit_stage_span(
     job_id: object,
     stage: str,
     started_at: datetime,

@@ -246,7 +246,7 @@ def price_overrides() -> dict[str, Price]:
     return {row.backend_id: price_of(row.__dict__) for row in PriceModel.objects.all()}
 
 
-_PRICE_FIELDS = ("kind", "per_task_micros", "per_shot_micros", "per_second_micros", "per_minute_micros", "min_seconds")
+PRICE_FIELDS = ("kind", "per_task_micros", "per_shot_micros", "per_second_micros", "per_minute_micros", "min_seconds")
 
 
 def price_of(row: Mapping[str, Any]) -> Price:
@@ -267,7 +267,7 @@ def job_price_override() -> Subquery:
     from budgets.models import PriceModel
 
     row = PriceModel.objects.filter(backend_id=OuterRef("backend"))
-    return Subquery(row.values(json=JSONObject(**{f: f for f in _PRICE_FIELDS}))[:1], output_field=JSONField())
+    return Subquery(row.values(json=JSONObject(**{f: f for f in PRICE_FIELDS}))[:1], output_field=JSONField())
 
 
 # --- fitting --------------------------------------------------------------------------------------

@@ -291,6 +291,24 @@ def _claim(job: Job, *, now: datetime, deadline: datetime | None) -> int | None:
     return attempt if claimed else None
 
 
+def _claimed_at_once(job_id: str, now: datetime) -> Job | None:
+    """On PostgreSQL, a queued, due simulator job read and claimed in one statement, as `_job_for_run`
+    plus `_claim` would (`jobs.worker_sql`); None when that does not apply."""
+    from jobs import worker_sql
+
+    if not worker_sql.available():
+        return None
+    return worker_sql.claim_queued(
+        job_id,
+        now=now,
+        deadline=_deadline(now),
+        seed=random.randrange(2**31),
+        hardware_tier=HARDWARE_TIER,
+        actor_label=WORKER,
+        reason=f"claimed by {_worker_label()}",
+    )
+
+
 def _log_ids(job: Job) -> dict[str, str]:
     """`extra=` for log lines: the JSON formatter writes them, so one grep follows a job."""
     return {"job_id": str(job.pk), "trace_id": job.trace_id}
@@ -510,21 +528,26 @@ def run_job(job_id: str) -> str:
     Returns a short word for django-q2's result record. A duplicate delivery, a paused or cancelled
     job, or one whose retry backoff has not passed, is left alone.
     """
-    job = _job_for_run(job_id)
-    if job is None:
-        return "missing"
-    if job.status != JobStatus.QUEUED:
-        return f"skipped ({job.status})"
     now = timezone.now()
-    if job.not_before is not None and job.not_before > now:
-        return "deferred"
-    if (job.tier or 0) >= HARDWARE_TIER:
-        # Rerouted to hardware after it was queued here: the hardware cluster submits it.
-        enqueue_job(job.pk)
-        return "rerouted to hardware"
-    attempt = _claim(job, now=now, deadline=_deadline(now))
-    if attempt is None:
-        return "skipped (claimed elsewhere)"
+    job = _claimed_at_once(job_id, now)
+    if job is not None:
+        attempt = job.attempts
+    else:  # not plainly runnable now, or not PostgreSQL: read it first and say why
+        job = _job_for_run(job_id)
+        if job is None:
+            return "missing"
+        if job.status != JobStatus.QUEUED:
+            return f"skipped ({job.status})"
+        if job.not_before is not None and job.not_before > now:
+            return "deferred"
+        if (job.tier or 0) >= HARDWARE_TIER:
+            # Rerouted to hardware after it was queued here: the hardware cluster submits it.
+            enqueue_job(job.pk)
+            return "rerouted to hardware"
+        claimed = _claim(job, now=now, deadline=_deadline(now))
+        if claimed is None:
+            return "skipped (claimed elsewhere)"
+        attempt = claimed
     try:
         adapter = _adapter(job.backend)
         request = _request(job)

@@ -43,6 +43,50 @@ def _last_transition(job: Job) -> JobEvent:
     return JobEvent.objects.filter(job=job, stage=Stage.LIFECYCLE).order_by("-id").first()
 
 
+def test_a_transition_writes_its_stages_then_its_event_and_a_lost_one_writes_nothing(cast):
+    """One statement on PostgreSQL, an UPDATE and an INSERT in a transaction on SQLite: the same record."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    job = _queued(cast)
+    t0 = timezone.now()
+    stages = [
+        (Stage.EXECUTE, t0, t0 + timedelta(milliseconds=250), {"backend": "qsim", "shots": 200}),
+        (Stage.PARSE, t0 + timedelta(milliseconds=250), t0 + timedelta(milliseconds=260), {}),
+    ]
+    before = JobEvent.objects.filter(job=job).count()
+
+    assert transition(
+        job.pk,
+        from_statuses=[JobStatus.QUEUED],
+        to_status=JobStatus.RUNNING,
+        actor=cast.bob,
+        reason="by hand",
+        data={"attempt": 1},
+        stages=stages,
+        expect={"attempts": 0},
+        attempts=1,
+    )
+    # Lost: the status moved on, or the attempt count is not what the caller read.
+    assert not transition(job.pk, from_statuses=[JobStatus.QUEUED], to_status=JobStatus.RUNNING, stages=stages)
+    assert not transition(
+        job.pk, from_statuses=[JobStatus.RUNNING], to_status=JobStatus.FAILED, expect={"attempts": 5}, stages=stages
+    )
+
+    job.refresh_from_db()
+    assert (job.status, job.attempts) == (JobStatus.RUNNING, 1)
+    new = list(JobEvent.objects.filter(job=job).order_by("id"))[before:]
+    assert [(e.stage, e.data, e.duration_ms) for e in new] == [
+        (Stage.EXECUTE, {"backend": "qsim", "shots": 200}, pytest.approx(250.0)),
+        (Stage.PARSE, {}, pytest.approx(10.0)),
+        (Stage.LIFECYCLE, {"attempt": 1}, None),
+    ]
+    assert (new[0].started_at, new[0].ended_at) == (stages[0][1], stages[0][2])
+    assert (new[2].actor, new[2].actor_label, new[2].reason) == (cast.bob, "bob", "by hand")
+    assert (new[2].from_status, new[2].to_status) == (JobStatus.QUEUED, JobStatus.RUNNING)
+
+
 def test_pause_and_resume_a_queued_job(cast, django_capture_on_commit_callbacks):
     job = _queued(cast)
 
