@@ -27,6 +27,7 @@ from budgets.models import (
     Role,
     Team,
 )
+from hybridportal import compiled
 
 
 def teams_for_user(user: AbstractBaseUser) -> QuerySet[Team]:
@@ -43,11 +44,14 @@ def membership_for(user: AbstractBaseUser, team: Team) -> Membership | None:
 
 
 def budget_for(*, team: Team, experiment_class: ExperimentClass) -> Budget | None:
-    return (
-        Budget.objects.select_related("team", "experiment_class")
-        .filter(team=team, experiment_class=experiment_class)
-        .first()
-    )
+    found = compiled.instances(_budget_of, team_id=team.pk, class_id=experiment_class.pk)
+    return found[0] if found else None
+
+
+def _budget_of(shape: object, *, team_id: int, class_id: int) -> QuerySet[Budget]:
+    # Compiled once (hybridportal.compiled): every submission reads its budget.
+    of = Budget.objects.select_related("team", "experiment_class").filter(team_id=team_id, experiment_class_id=class_id)
+    return of.order_by("pk")[:1]
 
 
 def budgets_for_user(user: AbstractBaseUser) -> QuerySet[Budget]:

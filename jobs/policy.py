@@ -33,6 +33,7 @@ from adapters.base import AdapterError, Capabilities, ExecutionRequest, Price, P
 from adapters.ir import Circuit
 from budgets.errors import BudgetExceeded, Invalid
 from budgets.money import format_money
+from hybridportal import compiled
 from jobs.models import Job, JobStatus
 
 TIER_NAMES = {0: "local simulator", 1: "scaled simulator", 2: "noisy simulator", 3: "hardware"}
@@ -120,20 +121,26 @@ def _shared_read(read: _Read) -> _Read:
 
 
 # --- run records (read in the database: every submission asks, and a busy backend has thousands) ---
-# Each read is a spec — tag, jobs, how many of each backend's latest, which backends — whose rows all
-# have `_RECORD_FIELDS`, so several specs can go to the database as one UNION ALL.
+# Each read is a spec — tag, a function building its jobs from values, those values, how many of each
+# backend's latest, which backends — whose rows all have `_RECORD_FIELDS`, so several specs can go to
+# the database as one UNION ALL. The read is compiled once per shape (`hybridportal.compiled`): building
+# that union through the ORM cost more than the database's answer.
 _RECORD_FIELDS = ("backend", "status", "error_code", "finished_at", "result_meta__execute_seconds")
-_Spec = tuple[str, QuerySet[Job], int, list[str] | None]
+_Spec = tuple[str, Callable[..., QuerySet[Job]], dict[str, Any], int, list[str] | None]
+
+
+def _finished_jobs(*, since: datetime | None = None) -> QuerySet[Job]:
+    finished = Job.objects.filter(status__in=[JobStatus.SUCCEEDED, JobStatus.FAILED], cached_from__isnull=True)
+    return finished.filter(finished_at__gte=since) if since is not None else finished
 
 
 def _breaker_spec(backend_ids: list[str] | None, since: datetime) -> _Spec:
     cfg = breaker_settings()
-    finished = Job.objects.filter(status__in=[JobStatus.SUCCEEDED, JobStatus.FAILED], cached_from__isnull=True)
-    if backend_ids is None or len(backend_ids) > _PER_BACKEND_QUERIES:
-        finished = finished.filter(finished_at__gte=since)  # bounds the ranking of every backend's jobs
-    # The window applies after the LIMIT: among a backend's last `window_jobs`, those within it. Kept
-    # out of the per-backend query, whose plan then reads the newest rows from the index and stops.
-    return ("breaker", finished, int(cfg["window_jobs"]), backend_ids)
+    # Bounds the ranking of every backend's jobs. The window otherwise applies after the LIMIT: among a
+    # backend's last `window_jobs`, those within it — kept out of the per-backend query, whose plan
+    # then reads the newest rows from the index and stops.
+    ranked = backend_ids is None or len(backend_ids) > _PER_BACKEND_QUERIES
+    return ("breaker", _finished_jobs, {"since": since} if ranked else {}, int(cfg["window_jobs"]), backend_ids)
 
 
 def _breakers_from(rows: list[tuple[Any, ...]], since: datetime) -> dict[str, str]:
@@ -165,17 +172,21 @@ def open_breakers(*, backend_ids: list[str] | None = None, now: datetime | None 
     return _breakers_from(_latest([_breaker_spec(backend_ids, since)])["breaker"], since)
 
 
-def _observed_spec(family: str, n_qubits: int, backend_ids: list[str] | None, per_backend: int = 20) -> _Spec:
-    spread = max(2, n_qubits // 10)
-    runs = Job.objects.filter(
+def _similar_runs(*, family: str, n_lo: int, n_hi: int) -> QuerySet[Job]:
+    return Job.objects.filter(
         family=family,
         status=JobStatus.SUCCEEDED,
         cached_from__isnull=True,
-        n_qubits__gte=n_qubits - spread,
-        n_qubits__lte=n_qubits + spread,
+        n_qubits__gte=n_lo,
+        n_qubits__lte=n_hi,
         result_meta__execute_seconds__isnull=False,
     )
-    return ("observed", runs, per_backend, backend_ids)
+
+
+def _observed_spec(family: str, n_qubits: int, backend_ids: list[str] | None, per_backend: int = 20) -> _Spec:
+    spread = max(2, n_qubits // 10)
+    values = {"family": family, "n_lo": n_qubits - spread, "n_hi": n_qubits + spread}
+    return ("observed", _similar_runs, values, per_backend, backend_ids)
 
 
 def _observed_from(rows: list[tuple[Any, ...]]) -> dict[str, tuple[float, int]]:
@@ -213,10 +224,37 @@ def _latest(specs: list[_Spec]) -> dict[str, list[tuple[Any, ...]]]:
     """Tag → `_RECORD_FIELDS` of the `n` most recently finished of each spec's jobs on each of its
     backends (or on all). Per-backend LIMIT queries where the backends are few (on PostgreSQL all of
     them in one UNION ALL), else a window function ranking each backend's jobs."""
+    rows: dict[str, list[tuple[Any, ...]]] = {tag: [] for tag, *_ in specs}
+    shape = tuple(
+        (tag, build, tuple(sorted(values)), n, None if ids is None else len(ids))
+        for tag, build, values, n, ids in specs
+    )
+    values = {
+        f"s{i}_{name}": value
+        for i, (_, _, spec_values, _, _) in enumerate(specs)
+        for name, value in spec_values.items()
+    }
+    values.update({f"s{i}_backends": list(ids) for i, (*_, ids) in enumerate(specs) if ids is not None})
+    count = sum(n_ids if n_ids is not None and n_ids <= _PER_BACKEND_QUERIES else 1 for *_, n_ids in shape)
+    if count == 0:
+        return rows
+    if count == 1 or connections[Job.objects.db].features.supports_slicing_ordering_in_compound:
+        found = compiled.values_rows(_records_union, shape=shape, **values)
+    else:  # SQLite: one query each
+        found = [row for query in _record_queries(shape, **values) for row in query]
+    for tag, *fields in found:
+        rows[tag].append(tuple(fields))
+    return rows
+
+
+def _record_queries(shape: tuple[Any, ...], **values: Any) -> list[QuerySet[Job, tuple[Any, ...]]]:
+    """The queries of `_latest`'s specs (by shape, with these values)."""
     queries: list[QuerySet[Job, tuple[Any, ...]]] = []
-    for tag, jobs, n, backend_ids in specs:
+    for i, (tag, build, names, n, _) in enumerate(shape):
+        jobs = build(**{name: values[f"s{i}_{name}"] for name in names})
         # finished_at IS NOT NULL lets the partial run-record indexes serve it.
         jobs = jobs.filter(finished_at__isnull=False).annotate(tag=Value(tag))
+        backend_ids = values.get(f"s{i}_backends")
         if backend_ids is not None and len(backend_ids) <= _PER_BACKEND_QUERIES:
             for backend_id in backend_ids:
                 newest = jobs.filter(backend=backend_id).order_by("-finished_at")
@@ -227,15 +265,12 @@ def _latest(specs: list[_Spec]) -> dict[str, list[tuple[Any, ...]]]:
         newest_first = Window(RowNumber(), partition_by=[F("backend")], order_by=F("finished_at").desc())
         ranked = jobs.annotate(recency=newest_first).filter(recency__lte=n).order_by()
         queries.append(ranked.values_list("tag", *_RECORD_FIELDS))
-    rows: dict[str, list[tuple[Any, ...]]] = {tag: [] for tag, *_ in specs}
-    if not queries:
-        return rows
-    if len(queries) > 1 and connections[Job.objects.db].features.supports_slicing_ordering_in_compound:
-        queries = [queries[0].union(*queries[1:], all=True)]
-    for query in queries:
-        for tag, *fields in query:
-            rows[tag].append(tuple(fields))
-    return rows
+    return queries
+
+
+def _records_union(shape: tuple[Any, ...], **values: Any) -> QuerySet[Job, tuple[Any, ...]]:
+    first, *others = _record_queries(shape, **values)
+    return first.union(*others, all=True) if others else first
 
 
 @_shared_read

@@ -18,6 +18,7 @@ from django.db.models.functions import RowNumber
 
 from budgets.errors import NotFound
 from budgets.models import Membership, Role
+from hybridportal import compiled
 from jobs.models import Approval, ApprovalStatus, Experiment, Job, JobEvent, JobStatus, Stage
 
 
@@ -141,15 +142,15 @@ def _cacheable() -> QuerySet[Job]:
     return Job.objects.filter(status=JobStatus.SUCCEEDED).exclude(counts__isnull=True)
 
 
-def cached_result_for(*, team: object, fingerprint: str) -> Job | None:
+def cached_result_for(*, team: Any, fingerprint: str) -> Job | None:
     """The newest succeeded job of `team` with this fingerprint and stored counts, if any."""
-    return (
-        _cacheable()
-        .filter(team=team, fingerprint=fingerprint)
-        .order_by("-finished_at", "-created_at")
-        .only(*_CACHED_FIELDS)
-        .first()
-    )
+    found = compiled.instances(_newest_cached, team_id=team.pk, fingerprint=fingerprint)
+    return found[0] if found else None
+
+
+def _newest_cached(shape: object, *, team_id: int, fingerprint: str) -> QuerySet[Job]:
+    newest = _cacheable().filter(team_id=team_id, fingerprint=fingerprint).order_by("-finished_at", "-created_at")
+    return newest.only(*_CACHED_FIELDS)[:1]
 
 
 def cached_results_for(keys: Collection[tuple[int, str]]) -> dict[tuple[int, str], Job]:
@@ -187,10 +188,15 @@ def experiment_get_for_user(user: AbstractBaseUser, experiment_id: object) -> Ex
         pk = int(experiment_id)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         pk = None
-    experiment = experiments_for_user(user).filter(pk=pk).first() if pk is not None else None
-    if experiment is None:
+    found = compiled.instances(_experiment_of_user, user_id=user.pk, pk=pk) if pk and user.is_authenticated else []
+    if not found:
         raise NotFound(f"experiment {experiment_id} not found", field="experiment")
-    return experiment
+    return found[0]
+
+
+def _experiment_of_user(shape: object, *, user_id: int, pk: int) -> QuerySet[Experiment]:
+    teams = Membership.objects.filter(user_id=user_id).values("team_id")
+    return Experiment.objects.select_related("team", "experiment_class").filter(team_id__in=teams, pk=pk)[:1]
 
 
 # --- approvals ------------------------------------------------------------------------------------
