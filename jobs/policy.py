@@ -276,9 +276,14 @@ def _records_union(shape: tuple[Any, ...], **values: Any) -> QuerySet[Job, tuple
 @_shared_read
 def price_overrides() -> dict[str, Price]:
     """The admin's price overrides (budgets.PriceModel) as adapter prices, by backend id."""
+
+    return {row.backend_id: price_of(row.__dict__) for row in compiled.instances(_all_prices)}
+
+
+def _all_prices(shape: object) -> QuerySet[Any]:
     from budgets.models import PriceModel
 
-    return {row.backend_id: price_of(row.__dict__) for row in PriceModel.objects.all()}
+    return PriceModel.objects.all()
 
 
 PRICE_FIELDS = ("kind", "per_task_micros", "per_shot_micros", "per_second_micros", "per_minute_micros", "min_seconds")

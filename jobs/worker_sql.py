@@ -23,7 +23,7 @@ from django.db.models import Field, Model
 
 from budgets.models import Hold, PriceModel
 from jobs.lifecycle import emit_stage_span
-from jobs.models import Job, JobEvent, JobStatus, Stage
+from jobs.models import Job, JobEvent, JobStatus, PreEncoded, Stage
 from jobs.policy import PRICE_FIELDS
 
 
@@ -81,13 +81,16 @@ def _claim_sql() -> str:
 
 def _instance(model: type[Model], fields: Sequence[Field], values: Sequence[Any]) -> Any:
     """A model instance from raw column values, converted as the ORM converts them (JSON fields are
-    decoded by their `from_db_value`)."""
+    decoded by their `from_db_value`). A job's circuit keeps the text it came as (`PreEncoded`): the
+    worker looks the circuit up by it (`jobs.tasks._circuit_of`) instead of rebuilding it."""
     table = model._meta.db_table
     converted = []
-    for f, value in zip(fields, values, strict=True):
-        column = f.get_col(table)
+    for f, raw in zip(fields, values, strict=True):
+        column, value = f.get_col(table), raw
         for convert in connection.ops.get_db_converters(column) + f.get_db_converters(connection):
             value = convert(value, column, connection)
+        if model is Job and f.name == "circuit" and isinstance(raw, str) and isinstance(value, dict):
+            value = PreEncoded(value, raw)
         converted.append(value)
     return model.from_db(connection.alias, [f.attname for f in fields], converted)
 

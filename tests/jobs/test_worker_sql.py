@@ -14,6 +14,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from adapters.ir import Circuit
 from budgets.models import HoldStatus
 from budgets.services import hold_open
 from jobs import tasks, worker_sql
@@ -178,3 +179,14 @@ def test_run_job_finishes_a_fast_claimed_job_and_explains_the_others(cast: Any) 
     done = Job.objects.get(pk=runnable.pk)
     assert sum(done.counts.values()) == done.shots
     assert done.hold.status == HoldStatus.SETTLED
+
+
+def test_jobs_sharing_a_circuit_share_the_built_circuit(cast: Any) -> None:
+    first, second, other = queued_job(cast), queued_job(cast), queued_job(cast, params={"n_qubits": 4})
+    now = timezone.now()
+
+    circuits = [tasks._circuit_of(_fast(job, now)) for job in (first, second, other)]
+
+    assert circuits[0] == Circuit.from_json(Job.objects.get(pk=first.pk).circuit)
+    assert circuits[1] is circuits[0]  # looked up by the stored text, not rebuilt
+    assert circuits[2].n_qubits == 4 and circuits[2] != circuits[0]
