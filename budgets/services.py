@@ -35,6 +35,7 @@ from budgets.models import (
     Team,
 )
 from budgets.money import format_money
+from hybridportal import bulk
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +63,14 @@ def audit_record_many(
 ) -> list[AuditEvent]:
     """`audit_record` for several events of one action by one actor, in one INSERT; `events` are
     (team, target, detail)."""
-    return AuditEvent.objects.bulk_create([_audit_event(action, actor, *event) for event in events])
+    return AuditEvent.objects.bulk_create(audit_rows(action=action, actor=actor, events=events))
+
+
+def audit_rows(
+    *, action: str, actor: AbstractBaseUser | None = None, events: Sequence[tuple[Team | None, str, dict[str, Any]]]
+) -> list[AuditEvent]:
+    """`audit_record_many`'s records, not yet saved, for a caller that writes them with others."""
+    return [_audit_event(action, actor, *event) for event in events]
 
 
 def _audit_event(
@@ -315,28 +323,42 @@ def hold_open(
 def holds_open(
     *, holds: Sequence[tuple[Any, Budget, int]], actor: AbstractBaseUser | None = None, ttl: timedelta = HOLD_TTL
 ) -> list[Hold]:
-    """`hold_open` for several (job, budget, amount) at once: one INSERT of the holds and one of their
-    ledger entries (the database returns the holds' ids: PostgreSQL, and SQLite from 3.35)."""
-    expires_at = timezone.now() + ttl
-    rows = Hold.objects.bulk_create(
-        [Hold(budget=budget, job=job, amount_micros=amount, expires_at=expires_at) for job, budget, amount in holds]
-    )
-    LedgerEntry.objects.bulk_create(
-        [
-            LedgerEntry(
-                budget_id=hold.budget_id,
-                kind=LedgerKind.RESERVE,
-                amount_micros=hold.amount_micros,
-                hold=hold,
-                actor=_actor_or_none(actor),
-                memo=f"job {hold.job_id}",
-            )
-            for hold in rows
-        ]
-    )
-    for budget_pk in dict.fromkeys(hold.budget_id for hold in rows if hold.amount_micros):
-        _alerts_check_later(budget_pk)  # a free job cannot cross an alert threshold
+    """`hold_open` for several (job, budget, amount) at once: the holds and their ledger entries in one
+    statement on PostgreSQL (see `hold_rows`)."""
+    rows, entries = hold_rows(holds=holds, actor=actor, ttl=ttl)
+    bulk.insert_all(rows, entries)
+    holds_opened(rows)
     return rows
+
+
+def hold_rows(
+    *, holds: Sequence[tuple[Any, Budget, int]], actor: AbstractBaseUser | None = None, ttl: timedelta = HOLD_TTL
+) -> tuple[list[Hold], list[LedgerEntry]]:
+    """`holds_open`'s rows, not yet saved, for a caller that writes them with others
+    (`hybridportal.bulk.insert_all`, in this order), which then calls `holds_opened`. On PostgreSQL the
+    holds' ids are taken first, so their ledger entries can go in the same statement."""
+    expires_at = timezone.now() + ttl
+    rows = [Hold(budget=budget, job=job, amount_micros=amount, expires_at=expires_at) for job, budget, amount in holds]
+    for hold, pk in zip(rows, bulk.reserve_ids(Hold, len(rows)) or (), strict=False):
+        hold.pk = pk
+    entries = [
+        LedgerEntry(
+            budget_id=hold.budget_id,
+            kind=LedgerKind.RESERVE,
+            amount_micros=hold.amount_micros,
+            hold=hold,
+            actor=_actor_or_none(actor),
+            memo=f"job {hold.job_id}",
+        )
+        for hold in rows
+    ]
+    return rows, entries
+
+
+def holds_opened(holds: Sequence[Hold]) -> None:
+    """After new holds are written: their budgets' alerts are checked once the transaction commits."""
+    for budget_pk in dict.fromkeys(hold.budget_id for hold in holds if hold.amount_micros):
+        _alerts_check_later(budget_pk)  # a free job cannot cross an alert threshold
 
 
 def hold_reserve(

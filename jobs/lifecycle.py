@@ -21,6 +21,7 @@ from django.utils import timezone
 from opentelemetry import trace
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
+from hybridportal import bulk
 from jobs.models import Job, JobEvent, JobStatus, Stage
 
 # Which statuses each status may move to. Reroute is queued → queued on another backend.
@@ -132,7 +133,7 @@ def _update_then_insert(rows: QuerySet[Job], updates: Mapping[str, Any], new: Se
     query = rows.query.chain(UpdateQuery)
     query.add_update_values(updates)
     update_sql, update_params = query.get_compiler(connection=connection).as_sql()
-    insert_sql, insert_params = _insert_values_sql(new)
+    insert_sql, insert_params = bulk.insert_values_sql(new)
     sql = (
         f"WITH changed AS ({update_sql} RETURNING 1), "  # noqa: S608 - the ORM's SQL; values are bound
         f"added AS ({insert_sql} WHERE EXISTS (SELECT 1 FROM changed)) "
@@ -141,21 +142,6 @@ def _update_then_insert(rows: QuerySet[Job], updates: Mapping[str, Any], new: Se
     with connection.cursor() as cursor:
         cursor.execute(sql, (*update_params, *insert_params))
         return bool(cursor.fetchone()[0])
-
-
-def _insert_values_sql(new: Sequence[Model]) -> tuple[str, list[Any]]:
-    """`INSERT INTO table (columns) SELECT * FROM (VALUES …)` for unsaved instances, each value prepared
-    as `bulk_create` prepares it and cast to its column's type (VALUES rows are typed by the first)."""
-    model = type(new[0])
-    qn = connection.ops.quote_name
-    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
-    casts = [f"%s::{f.db_type(connection)}" for f in fields]
-    row = f"({', '.join(casts)})"
-    params = [f.get_db_prep_save(f.pre_save(obj, True), connection) for obj in new for f in fields]
-    columns = ", ".join(qn(f.column) for f in fields)
-    values = ", ".join([row] * len(new))
-    # Names come from the model's metadata; every value is a bound parameter.
-    return f"INSERT INTO {qn(model._meta.db_table)} ({columns}) SELECT * FROM (VALUES {values}) AS v", params  # noqa: S608
 
 
 @dataclass(frozen=True)
@@ -173,28 +159,34 @@ class Start:
 def create_many(starts: Sequence[tuple[Job, Start]], *, actor: AbstractBaseUser | None = None) -> list[Job]:
     """Save new (unsaved) jobs, each directly in its first status, with the events a submitted job moving
     there at once would have: its stages, then submitted → first status. The same record as an INSERT
-    plus `transition` per job, in two statements whatever the number of jobs (a batch submission's):
-    one INSERT of the jobs, one of all their events, each job's in order."""
+    plus `transition` per job, in one statement on PostgreSQL whatever the number of jobs (see
+    `new_rows`)."""
+    jobs, events = new_rows(starts, actor=actor)
+    bulk.insert_all(jobs, events)
+    return jobs
+
+
+def new_rows(
+    starts: Sequence[tuple[Job, Start]], *, actor: AbstractBaseUser | None = None
+) -> tuple[list[Job], list[JobEvent]]:
+    """`create_many`'s rows, not yet saved, for a caller that writes them with others
+    (`hybridportal.bulk.insert_all`): the jobs in their first status, then all their events, each
+    job's in order."""
     for job, start in starts:
         if start.to_status not in ALLOWED[JobStatus.SUBMITTED]:
             raise ValueError(f"a new job cannot start as {start.to_status}")
         for name, value in {"status": start.to_status, **start.fields}.items():
             setattr(job, name, value)
-    jobs = Job.objects.bulk_create([job for job, _ in starts])
     now, label = timezone.now(), _label(actor, "")
-    JobEvent.objects.bulk_create(
-        [
-            event
-            for job, start in starts
-            for event in (
-                *(stage_event(job.pk, *s, actor_label=label, trace_id=job.trace_id) for s in start.stages),
-                _lifecycle_event(
-                    job.pk, JobStatus.SUBMITTED, start.to_status, actor, "", start.reason, start.data, now
-                ),
-            )
-        ]
-    )
-    return jobs
+    events = [
+        event
+        for job, start in starts
+        for event in (
+            *(stage_event(job.pk, *s, actor_label=label, trace_id=job.trace_id) for s in start.stages),
+            _lifecycle_event(job.pk, JobStatus.SUBMITTED, start.to_status, actor, "", start.reason, start.data, now),
+        )
+    ]
+    return [job for job, _ in starts], events
 
 
 def _label(actor: AbstractBaseUser | None, actor_label: str) -> str:

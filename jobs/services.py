@@ -46,6 +46,7 @@ from budgets import services as budget_services
 from budgets.errors import BudgetExceeded, Conflict, Forbidden, Invalid, NotFound, ServiceError
 from budgets.models import Budget, ExperimentClass, Hold, HoldStatus, Membership
 from budgets.money import format_money, from_micros, to_micros
+from hybridportal import bulk
 from jobs import lifecycle, policy, selectors
 from jobs.contract import ContractError, JobRequest, ParsedJob, parse_job_request, resolve_job_request
 from jobs.lifecycle import transition
@@ -911,14 +912,21 @@ def _admit(submission: _Submission, plan: _Plan, *, job_id: uuid.UUID, trace_id:
 
 
 def _write(submission: _Submission, admitted: Sequence[_Admitted]) -> list[Job]:
-    """Each table once for all the jobs, in this order: the jobs in their first status with their
-    events, the holds with their ledger entries, the approval requests (approvers mailed on commit),
-    the tasks of the queued jobs, the audit records."""
+    """Each table once for all the jobs: the jobs in their first status with their events, the holds
+    with their ledger entries and the audit records (one statement on PostgreSQL), then the approval
+    requests (approvers mailed on commit) and the tasks of the queued jobs."""
     user = submission.user
-    jobs = lifecycle.create_many([(a.job, a.start) for a in admitted], actor=user)
+    # The jobs with their events, holds, ledger entries and audit records: one statement on PostgreSQL.
+    jobs, events = lifecycle.new_rows([(a.job, a.start) for a in admitted], actor=user)
     held = [(a.job, a.plan.budget, a.plan.cost_micros) for a in admitted if a.holds]
-    if held:
-        budget_services.holds_open(holds=held, actor=user)
+    holds, entries = budget_services.hold_rows(holds=held, actor=user) if held else ([], [])
+    audit = budget_services.audit_rows(
+        action="job.submit",
+        actor=user,
+        events=[(a.job.team, f"job:{a.job.pk}", _submit_audit_detail(a)) for a in admitted],
+    )
+    bulk.insert_all(jobs, events, holds, entries, audit)
+    budget_services.holds_opened(holds)
     waiting = [a for a in admitted if a.approval_reasons]
     if waiting:
         _approvals_open_new([(a.job, a.approval_reasons) for a in waiting])
@@ -927,11 +935,6 @@ def _write(submission: _Submission, admitted: Sequence[_Admitted]) -> list[Job]:
     queued = [job for job in jobs if job.status == JobStatus.QUEUED]
     if queued:
         enqueue_queued(*queued)
-    budget_services.audit_record_many(
-        action="job.submit",
-        actor=user,
-        events=[(a.job.team, f"job:{a.job.pk}", _submit_audit_detail(a)) for a in admitted],
-    )
     return jobs
 
 

@@ -1,0 +1,65 @@
+"""`hybridportal.bulk.insert_all`: several tables written together (one statement on PostgreSQL)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.db import IntegrityError, connection, transaction
+
+from budgets.models import AuditEvent, Hold, LedgerEntry, LedgerKind
+from hybridportal import bulk
+from jobs.models import Job, JobEvent, JobStatus, Stage
+from tests.workers.conftest import queued_job
+
+
+def _unsaved_job(cast: Any) -> Job:
+    """A job as the submit service builds it: a UUID of its own, not yet saved."""
+    job = queued_job(cast)
+    values = {f.attname: getattr(job, f.attname) for f in Job._meta.concrete_fields if not f.primary_key}
+    return Job(**values)
+
+
+def test_rows_that_refer_to_each_other_go_in_together(cast: Any, django_assert_max_num_queries: Any) -> None:
+    job = _unsaved_job(cast)
+    event = JobEvent(job=job, stage=Stage.LIFECYCLE, from_status="submitted", to_status=JobStatus.QUEUED)
+    hold = Hold(budget=cast.qlab_budget, job=job, amount_micros=5, expires_at=job.created_at)
+    for h, pk in zip([hold], bulk.reserve_ids(Hold, 1) or (), strict=False):
+        h.pk = pk
+    entry = LedgerEntry(budget=cast.qlab_budget, kind=LedgerKind.RESERVE, amount_micros=5, hold=hold, memo="m")
+    audit = AuditEvent(action="job.submit", team=cast.qlab, target=f"job:{job.pk}", detail={"n": 1})
+
+    statements = 1 if connection.vendor == "postgresql" else 5
+    with django_assert_max_num_queries(statements):
+        bulk.insert_all([job], [event], [hold], [entry], [], [audit])
+
+    saved = Job.objects.get(pk=job.pk)
+    assert saved.circuit == job.circuit and saved.params == job.params and saved.created_at is not None
+    assert JobEvent.objects.get(job=saved).to_status == JobStatus.QUEUED
+    assert LedgerEntry.objects.get(hold__job=saved).amount_micros == 5
+    assert AuditEvent.objects.get(target=f"job:{job.pk}").detail == {"n": 1}
+    assert all(not obj._state.adding for obj in (job, event, hold, entry, audit))
+    assert hold.pk == Hold.objects.get(job=saved).pk
+
+
+def test_a_refused_row_leaves_none_of_the_others(cast: Any) -> None:
+    existing = queued_job(cast)
+    job = _unsaved_job(cast)
+    event = JobEvent(job=job, stage=Stage.LIFECYCLE, to_status=JobStatus.QUEUED)
+    duplicate = Hold(budget=cast.qlab_budget, job=existing, amount_micros=0, expires_at=existing.created_at)
+    Hold.objects.create(budget=cast.qlab_budget, job=existing, amount_micros=0, expires_at=existing.created_at)
+
+    with pytest.raises(IntegrityError), transaction.atomic():  # one hold per job
+        bulk.insert_all([job], [event], [duplicate])
+
+    assert not Job.objects.filter(pk=job.pk).exists()
+    assert not JobEvent.objects.filter(job_id=job.pk).exists()
+
+
+def test_instances_with_and_without_keys_are_not_mixed(cast: Any) -> None:
+    keyed = Hold(pk=10**6, budget=cast.qlab_budget, job=queued_job(cast), amount_micros=0)
+    unkeyed = Hold(budget=cast.qlab_budget, job=queued_job(cast), amount_micros=0)
+    if connection.vendor != "postgresql":
+        pytest.skip("elsewhere bulk_create decides")
+    with pytest.raises(ValueError, match="some instances have keys"):
+        bulk.insert_all([keyed, unkeyed])
