@@ -420,23 +420,66 @@ def _hold_reopen(*, hold: Hold, amount_micros: int, actor: AbstractBaseUser | No
     return hold
 
 
-def _free_hold_settled_as_read(job: Any, now: datetime) -> Hold | None:
+def _free_hold_read_with(job: Any) -> Hold | None:
     """A free job's pending 0 hold, when it was read with the job (`select_related("hold")`, as a worker
-    reads a job), marked settled by one conditional UPDATE instead of being locked first: nothing but
-    the hold row changes. None when that does not apply (no hold read, not a pending 0 hold, or changed
-    since): the caller then locks the hold."""
+    reads a job); None otherwise."""
     descriptor = getattr(type(job), "hold", None)
     if descriptor is None or not descriptor.is_cached(job):
         return None
     hold = descriptor.related.get_cached_value(job, default=None)
     if hold is None or hold.status != HoldStatus.PENDING or hold.amount_micros != 0:
         return None
-    changes = {"status": HoldStatus.SETTLED, "settled_micros": 0, "closed_at": now}
-    if not Hold.objects.filter(pk=hold.pk, status=HoldStatus.PENDING, amount_micros=0).update(**changes):
+    return hold
+
+
+def _free_settlement(now: datetime) -> dict[str, Any]:
+    return {"status": HoldStatus.SETTLED, "settled_micros": 0, "closed_at": now}
+
+
+def _free_hold_settled_as_read(job: Any, now: datetime) -> Hold | None:
+    """A free job's pending 0 hold read with the job, marked settled by one conditional UPDATE instead
+    of being locked first: nothing but the hold row changes. None when that does not apply (no hold
+    read, not a pending 0 hold, or changed since): the caller then locks the hold."""
+    hold = _free_hold_read_with(job)
+    changes = _free_settlement(now)
+    if hold is None or not _pending_free(hold).update(**changes):
         return None
     for name, value in changes.items():
         setattr(hold, name, value)
     return hold
+
+
+def _pending_free(hold: Hold) -> Any:
+    return Hold.objects.filter(pk=hold.pk, status=HoldStatus.PENDING, amount_micros=0)
+
+
+def add_free_settlement(statement: bulk.Statement, *, job: Any, after: str) -> str | None:
+    """`hold_settle(job=job, actual_micros=0)` for a free job whose pending 0 hold was read with it, as
+    writes of `statement` that apply only if the write `after` (the job's move to its outcome) changed
+    a row: the hold's conditional UPDATE, then its ledger entry only if that changed the hold. Returns
+    the UPDATE's name; None when this does not apply (call `hold_settle`, which locks the hold). The
+    hold instance is not updated. A worker finishes a free job in one statement this way."""
+    hold = _free_hold_read_with(job)
+    if hold is None:
+        return None
+    settled = statement.update(_pending_free(hold), _free_settlement(timezone.now()), after=after)
+    entry = LedgerEntry(
+        budget_id=hold.budget_id,
+        kind=LedgerKind.SETTLE,
+        amount_micros=0,
+        hold=hold,
+        actor=None,
+        memo=_settle_memo(job.pk, actual_micros=0, held_micros=0, overrun=0),
+    )
+    statement.insert([entry], after=settled)
+    return settled
+
+
+def _settle_memo(job_pk: object, *, actual_micros: int, held_micros: int, overrun: int) -> str:
+    memo = f"job {job_pk}: actual {format_money(actual_micros)}, held {format_money(held_micros)}"
+    if overrun:
+        memo += f"; {format_money(overrun)} over the limit not booked"
+    return memo
 
 
 def _pending_hold_locked(job: Any) -> Hold | None:
@@ -520,9 +563,7 @@ def hold_settle(*, job: Any, actual_micros: int, actor: AbstractBaseUser | None 
             hold.status, hold.settled_micros, hold.closed_at = HoldStatus.SETTLED, charged, now
             hold.save(update_fields=["status", "settled_micros", "closed_at"])
         overrun = actual_micros - charged
-        memo = f"job {job.pk}: actual {format_money(actual_micros)}, held {format_money(hold.amount_micros)}"
-        if overrun:
-            memo += f"; {format_money(overrun)} over the limit not booked"
+        memo = _settle_memo(job.pk, actual_micros=actual_micros, held_micros=hold.amount_micros, overrun=overrun)
         LedgerEntry.objects.create(
             budget_id=hold.budget_id,
             kind=LedgerKind.SETTLE,

@@ -12,11 +12,12 @@ from the table's sequence with `reserve_ids`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from django.db import connection
-from django.db.models import Model
+from django.db import connection, transaction
+from django.db.models import Model, QuerySet
+from django.db.models.sql import UpdateQuery
 
 
 def reserve_ids(model: type[Model], n: int) -> list[int] | None:
@@ -35,22 +36,96 @@ def reserve_ids(model: type[Model], n: int) -> list[int] | None:
 def insert_all(*groups: Sequence[Model]) -> None:
     """Insert each group (unsaved instances of one model), as `bulk_create` would — on PostgreSQL all
     of them in one statement. Instances with keys must all have them (or none: the database's)."""
-    groups = tuple(g for g in groups if g)
-    if connection.vendor != "postgresql":
-        for group in groups:
-            type(group[0]).objects.bulk_create(group)
-        return
-    if not groups:
-        return
-    parts = [_insert_sql(group) for group in groups]
-    *firsts, (last_sql, _) = parts
-    with_clause = ", ".join(f"i{n} AS ({sql})" for n, (sql, _) in enumerate(firsts))
-    sql = f"WITH {with_clause} {last_sql}" if firsts else last_sql
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [param for _, params in parts for param in params])
+    statement = Statement()
     for group in groups:
-        for obj in group:
-            obj._state.adding, obj._state.db = False, connection.alias
+        statement.insert(group)
+    statement.run()
+
+
+class Statement:
+    """Writes that belong together — UPDATEs (as the ORM writes them) and INSERTs of unsaved instances —
+    each optionally only if an earlier one changed a row (`after`). On PostgreSQL ONE statement, a
+    data-modifying CTE per write, atomic by itself; elsewhere the writes in order, in a transaction.
+
+        statement = Statement()
+        moved = statement.update(Job.objects.filter(pk=pk, status="running"), {"status": "succeeded"})
+        statement.insert(events, after=moved)
+        changed = statement.run()[moved]
+    """
+
+    def __init__(self) -> None:
+        self._writes: list[tuple[str, str, Any, Any, str | None]] = []  # name, kind, target, values, after
+
+    def update(self, rows: QuerySet[Any], values: Mapping[str, Any], *, after: str | None = None) -> str:
+        """`rows.update(**values)`; its name, for `after` and `run`'s counts."""
+        return self._add("update", rows, dict(values), after)
+
+    def insert(self, new: Sequence[Model], *, after: str | None = None) -> str:
+        """`bulk_create(new)` (one model; keys set on all or none); its name."""
+        return self._add("insert", list(new), None, after)
+
+    def _add(self, kind: str, target: Any, values: Any, after: str | None) -> str:
+        name = f"w{len(self._writes)}"
+        if after is not None and after not in {w[0] for w in self._writes}:
+            raise ValueError(f"{after} is not an earlier write of this statement")
+        self._writes.append((name, kind, target, values, after))
+        return name
+
+    def run(self) -> dict[str, int]:
+        """Carry the writes out; name → rows each changed or inserted (0 when its `after` changed none)."""
+        if connection.vendor == "postgresql":
+            counts = self._run_one()
+        else:
+            with transaction.atomic(savepoint=False):
+                counts = self._run_each()
+        for name, kind, new, _, _ in self._writes:
+            if kind == "insert" and counts[name]:
+                for obj in new:
+                    obj._state.adding, obj._state.db = False, connection.alias
+        return counts
+
+    def _run_each(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for name, kind, target, values, after in self._writes:
+            if (after is not None and not counts[after]) or (kind == "insert" and not target):
+                counts[name] = 0
+            elif kind == "update":
+                counts[name] = target.update(**values)
+            else:
+                counts[name] = len(type(target[0]).objects.bulk_create(target))
+        return counts
+
+    def _run_one(self) -> dict[str, int]:
+        writes = [w for w in self._writes if w[1] == "update" or w[2]]
+        if not writes:
+            return {w[0]: 0 for w in self._writes}
+        ctes, params = [], []
+        for name, kind, target, values, after in writes:
+            sql, write_params = _update_sql(target, values) if kind == "update" else _insert_sql(target)
+            if after is not None:
+                sql = _only_after(sql, kind == "update" and bool(target.query.where), after)
+            ctes.append(f"{name} AS ({sql} RETURNING 1)")
+            params.extend(write_params)
+        counts_sql = ", ".join(f"(SELECT count(*) FROM {name})" for name, *_ in writes)  # noqa: S608 - own names
+        with connection.cursor() as cursor:
+            cursor.execute(f"WITH {', '.join(ctes)} SELECT {counts_sql}", params)
+            row = cursor.fetchone()
+        found = {name: int(count) for (name, *_), count in zip(writes, row, strict=True)}
+        return {w[0]: found.get(w[0], 0) for w in self._writes}
+
+
+def _update_sql(rows: QuerySet[Any], values: dict[str, Any]) -> tuple[str, list[Any]]:
+    query = rows.query.chain(UpdateQuery)
+    query.add_update_values(values)
+    sql, params = query.get_compiler(connection=connection).as_sql()
+    return sql, list(params)
+
+
+def _only_after(sql: str, has_where: bool, after: str) -> str:
+    """The write (an UPDATE, or an INSERT's `SELECT * FROM (VALUES …) AS v`), only if the write named
+    `after` changed a row. The name is this class's own (`w0`, `w1`, …)."""
+    condition = f"EXISTS (SELECT 1 FROM {after})"  # noqa: S608
+    return f"{sql} AND {condition}" if has_where else f"{sql} WHERE {condition}"
 
 
 def insert_values_sql(new: Sequence[Model]) -> tuple[str, list[Any]]:

@@ -15,8 +15,6 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
-from django.db.models import Model, QuerySet
-from django.db.models.sql import UpdateQuery
 from django.utils import timezone
 from opentelemetry import trace
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
@@ -89,9 +87,6 @@ def transition(
     sources = [s for s in from_statuses if to_status in ALLOWED.get(s, frozenset())]
     if not sources:
         return False
-    now = timezone.now()
-    updates: dict[str, Any] = {"status": to_status, "updated_at": now, **fields}
-    trace_id = instance.trace_id if instance is not None else None
     # On PostgreSQL a single source status makes this one statement, atomic without a transaction of
     # its own. Otherwise no savepoint: nothing here is caught, so a database error must abort the
     # caller's transaction anyway, and on the submit and worker paths every round trip counts.
@@ -104,44 +99,79 @@ def transition(
             current = rows.values_list("status", flat=True).first()
             if current is None:
                 return False
-        stages = list(stages)
-        events = [
-            *(_stage_row(job_id, *s, actor_label=_label(actor, actor_label)) for s in stages),
-            _lifecycle_event(job_id, current, to_status, actor, actor_label, reason, data, now),
-        ]  # the stages led to the change: they come first
-        if not _update_then_insert(Job.objects.filter(pk=job_id, status=current, **(expect or {})), updates, events):
+        statement = bulk.Statement()
+        planned = add_transition(
+            statement,
+            job_id,
+            from_status=current,
+            to_status=to_status,
+            actor=actor,
+            actor_label=actor_label,
+            reason=reason,
+            data=data,
+            expect=expect,
+            stages=stages,
+            instance=instance,
+            **fields,
+        )
+        if not statement.run()[planned.name]:
             return False
-    for s in stages:
-        emit_stage_span(job_id, *s, trace_id=trace_id)
-    if instance is not None:
-        for name, value in updates.items():
-            if not hasattr(value, "resolve_expression"):  # an F() expression's value is not known here
-                setattr(instance, name, value)
+    planned.applied()
     return True
 
 
-def _update_then_insert(rows: QuerySet[Job], updates: Mapping[str, Any], new: Sequence[Model]) -> bool:
-    """`rows.update(**updates)` and, if that changed a row, `bulk_create` of the unsaved instances `new`
-    (all of one model); True if it changed a row. On PostgreSQL one statement: the UPDATE (as the ORM
-    writes it) and the INSERT in one CTE, instead of two statements and their ORM machinery — this runs
-    at least twice for every job."""
-    if connection.vendor != "postgresql":
-        if not rows.update(**updates):
-            return False
-        type(new[0]).objects.bulk_create(new)
-        return True
-    query = rows.query.chain(UpdateQuery)
-    query.add_update_values(updates)
-    update_sql, update_params = query.get_compiler(connection=connection).as_sql()
-    insert_sql, insert_params = bulk.insert_values_sql(new)
-    sql = (
-        f"WITH changed AS ({update_sql} RETURNING 1), "  # noqa: S608 - the ORM's SQL; values are bound
-        f"added AS ({insert_sql} WHERE EXISTS (SELECT 1 FROM changed)) "
-        "SELECT count(*) FROM changed"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, (*update_params, *insert_params))
-        return bool(cursor.fetchone()[0])
+@dataclass
+class Planned:
+    """A transition added to a `bulk.Statement`: the name of its UPDATE, and what follows once it ran."""
+
+    name: str
+    job_id: object
+    updates: dict[str, Any]
+    stages: list[tuple[str, datetime, datetime, dict[str, Any]]]
+    instance: Job | None
+
+    def applied(self) -> None:
+        """After the statement changed the row: the stages as spans, the written fields on the instance."""
+        trace_id = self.instance.trace_id if self.instance is not None else None
+        for s in self.stages:
+            emit_stage_span(self.job_id, *s, trace_id=trace_id)
+        if self.instance is not None:
+            for name, value in self.updates.items():
+                if not hasattr(value, "resolve_expression"):  # an F() expression's value is not known here
+                    setattr(self.instance, name, value)
+
+
+def add_transition(
+    statement: bulk.Statement,
+    job_id: object,
+    *,
+    from_status: str,
+    to_status: str,
+    actor: AbstractBaseUser | None = None,
+    actor_label: str = "",
+    reason: str = "",
+    data: dict[str, Any] | None = None,
+    expect: dict[str, Any] | None = None,
+    stages: Iterable[tuple[str, datetime, datetime, dict[str, Any]]] = (),
+    instance: Job | None = None,
+    **fields: Any,
+) -> Planned:
+    """`transition` from one status as writes of `statement`, for a caller that adds its own (a worker
+    settling the job's hold in the same statement): the conditional UPDATE, then its events only if it
+    changed the row. The caller runs the statement, checks `run()[planned.name]`, then calls
+    `planned.applied()`."""
+    if to_status not in ALLOWED.get(from_status, frozenset()):
+        raise ValueError(f"a job cannot go from {from_status} to {to_status}")
+    now = timezone.now()
+    updates: dict[str, Any] = {"status": to_status, "updated_at": now, **fields}
+    stages = list(stages)
+    events = [
+        *(_stage_row(job_id, *s, actor_label=_label(actor, actor_label)) for s in stages),
+        _lifecycle_event(job_id, from_status, to_status, actor, actor_label, reason, data, now),
+    ]  # the stages led to the change: they come first
+    moved = statement.update(Job.objects.filter(pk=job_id, status=from_status, **(expect or {})), updates)
+    statement.insert(events, after=moved)
+    return Planned(name=moved, job_id=job_id, updates=updates, stages=stages, instance=instance)
 
 
 @dataclass(frozen=True)

@@ -33,11 +33,12 @@ import logging
 import os
 import random
 from collections.abc import Mapping, Sequence
+from contextlib import nullcontext
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django_q.conf import Conf
@@ -45,10 +46,11 @@ from django_q.tasks import async_task
 
 from adapters.base import AdapterError, ExecutionRequest, PollResult, RemoteState, RunResult
 from adapters.ir import Circuit
-from budgets.services import hold_release, hold_settle
+from budgets.services import add_free_settlement, hold_release, hold_settle
 from budgets.tasks import SWEEP_MINUTES
+from hybridportal import bulk
 from hybridportal.broker import NotifyORM, insert_task, insert_tasks
-from jobs.lifecycle import transition
+from jobs.lifecycle import add_transition, transition
 from jobs.metrics import hellinger_fidelity
 from jobs.models import Job, JobEvent, JobStatus, Priority, Stage
 
@@ -430,43 +432,52 @@ def _store_result(
     transpile_end = started + timedelta(seconds=result.transpile_seconds)
     execute_end = transpile_end + timedelta(seconds=result.execute_seconds)
     execute_data = {"backend": result.backend_id, "shots": result.shots, "attempt": attempt}
-    with transaction.atomic():
-        # The UPDATE's WHERE (running, and still this attempt) takes the row lock and re-checks it
-        # after any wait, so a cancel or the reaper that got there first makes this a no-op.
-        stored = transition(
-            job.pk,
-            from_statuses=[JobStatus.RUNNING],
-            to_status=JobStatus.SUCCEEDED,
-            expect={"attempts": attempt},
-            actor_label=WORKER,
-            reason=f"{result.backend_id}: {sum(counts.values())} shots",
-            # The stage timeline goes in the lifecycle event's INSERT: this commit is on every job's path.
-            stages=[
-                (Stage.TRANSPILE, started, transpile_end, {}),
-                (Stage.EXECUTE, transpile_end, execute_end, execute_data),
-                (Stage.PARSE, parse_start, post_start, {}),
-                (Stage.POSTPROCESS, post_start, done, {}),
-            ],
-            counts=counts,
-            result_meta=meta,
-            metrics=metrics,
-            cost_micros=cost_micros,
-            sdk_versions=dict(result.sdk_versions) or job.sdk_versions,
-            calibration=dict(result.calibration or {}) or job.calibration,
-            emulated=result.emulated,
-            seed=result.seed if result.seed is not None else job.seed,
-            finished_at=done,
-            deadline=None,
-            not_before=None,
-            error_code="",
-            error_message="",
-            instance=job,  # gets the result; its trace id labels the stage spans
-        )
-        if not stored:
+    # The UPDATE's WHERE (running, and still this attempt) takes the row lock and re-checks it after
+    # any wait, so a cancel or the reaper that got there first makes this a no-op.
+    statement = bulk.Statement()
+    planned = add_transition(
+        statement,
+        job.pk,
+        from_status=JobStatus.RUNNING,
+        to_status=JobStatus.SUCCEEDED,
+        expect={"attempts": attempt},
+        actor_label=WORKER,
+        reason=f"{result.backend_id}: {sum(counts.values())} shots",
+        # The stage timeline goes in the lifecycle event's INSERT: this commit is on every job's path.
+        stages=[
+            (Stage.TRANSPILE, started, transpile_end, {}),
+            (Stage.EXECUTE, transpile_end, execute_end, execute_data),
+            (Stage.PARSE, parse_start, post_start, {}),
+            (Stage.POSTPROCESS, post_start, done, {}),
+        ],
+        counts=counts,
+        result_meta=meta,
+        metrics=metrics,
+        cost_micros=cost_micros,
+        sdk_versions=dict(result.sdk_versions) or job.sdk_versions,
+        calibration=dict(result.calibration or {}) or job.calibration,
+        emulated=result.emulated,
+        seed=result.seed if result.seed is not None else job.seed,
+        finished_at=done,
+        deadline=None,
+        not_before=None,
+        error_code="",
+        error_message="",
+        instance=job,  # gets the result; its trace id labels the stage spans
+    )
+    # A free job's hold settles in the same statement (on PostgreSQL the whole outcome is then one
+    # atomic statement); any other goes through hold_settle, which locks it, in the same transaction.
+    settled = add_free_settlement(statement, job=job, after=planned.name) if cost_micros == 0 else None
+    one_statement = settled is not None and connection.vendor == "postgresql"
+    with nullcontext() if one_statement else transaction.atomic():
+        written = statement.run()
+        if not written[planned.name]:
             if Job.objects.filter(pk=job.pk).values_list("status", flat=True).first() == JobStatus.CANCELLED:
                 _release(job, "cancelled while running")
             return False
-        _settle(job, cost_micros)
+        if settled is None or not written[settled]:
+            _settle(job, cost_micros)  # idempotent; it also handles a hold changed since it was read
+    planned.applied()
     return True
 
 

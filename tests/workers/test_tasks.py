@@ -313,6 +313,43 @@ def test_a_job_cancelled_while_running_keeps_no_result_and_costs_nothing(
     assert Hold.objects.get(job=job).status == HoldStatus.RELEASED
 
 
+@pytest.mark.django_db
+def test_a_free_job_cancelled_while_running_settles_nothing(
+    cast: Any, scripted: Callable[..., ScriptedBackend]
+) -> None:
+    """Its result, hold settlement and ledger entry are one statement that depends on the job still
+    running: the cancel wins, and the hold is released instead."""
+    from jobs.services import job_cancel
+
+    backend = scripted(before_run=lambda request: job_cancel(user=cast.alice, job_id=request.job_id))
+    job = held_job(cast, amount_micros=0, backend=backend.backend_id)
+
+    assert tasks.run_job(str(job.pk)).startswith("discarded")
+
+    hold = Hold.objects.get(job=job)
+    assert Job.objects.get(pk=job.pk).status == JobStatus.CANCELLED and hold.status == HoldStatus.RELEASED
+    assert not LedgerEntry.objects.filter(hold=hold, kind=LedgerKind.SETTLE).exists()
+
+
+@pytest.mark.django_db
+def test_a_free_hold_closed_while_its_job_ran_is_left_as_it_is(
+    cast: Any, scripted: Callable[..., ScriptedBackend]
+) -> None:
+    from budgets.services import hold_release
+
+    def release(request: ExecutionRequest) -> None:
+        hold_release(job=Job.objects.get(pk=request.job_id), reason="expired")
+
+    backend = scripted(before_run=release)
+    job = held_job(cast, amount_micros=0, backend=backend.backend_id)
+
+    assert tasks.run_job(str(job.pk)) == "succeeded"
+
+    hold = Hold.objects.get(job=job)
+    assert Job.objects.get(pk=job.pk).counts and hold.status == HoldStatus.RELEASED
+    assert not LedgerEntry.objects.filter(hold=hold, kind=LedgerKind.SETTLE).exists()
+
+
 # --- the reaper -----------------------------------------------------------------------------------
 @pytest.mark.django_db
 def test_the_reaper_requeues_a_job_whose_worker_died(cast: Any, django_capture_on_commit_callbacks: Any) -> None:
