@@ -96,7 +96,11 @@ class Statement:
         return counts
 
     def _run_one(self) -> dict[str, int]:
-        writes = [w for w in self._writes if w[1] == "update" or w[2]]
+        writes: list[tuple[str, str, Any, Any, str | None]] = []
+        for write in self._writes:  # an empty INSERT writes nothing, nor does a write after one
+            name, kind, target, _, after = write
+            if (kind == "update" or target) and (after is None or after in {w[0] for w in writes}):
+                writes.append(write)
         if not writes:
             return {w[0]: 0 for w in self._writes}
         ctes, params = [], []

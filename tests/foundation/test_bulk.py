@@ -63,3 +63,16 @@ def test_instances_with_and_without_keys_are_not_mixed(cast: Any) -> None:
         pytest.skip("elsewhere bulk_create decides")
     with pytest.raises(ValueError, match="some instances have keys"):
         bulk.insert_all([keyed, unkeyed])
+
+
+def test_a_write_after_one_that_changed_nothing_is_skipped(cast: Any) -> None:
+    job = queued_job(cast)
+    statement = bulk.Statement()
+    nothing = statement.insert([])
+    moved = statement.update(Job.objects.filter(pk=job.pk, status=JobStatus.RUNNING), {"status": JobStatus.SUCCEEDED})
+    after_nothing = statement.insert([JobEvent(job=job, stage=Stage.PARSE)], after=nothing)
+    after_moved = statement.insert([JobEvent(job=job, stage=Stage.EXECUTE)], after=moved)
+    kept = statement.update(Job.objects.filter(pk=job.pk), {"shots": 7})
+
+    assert statement.run() == {nothing: 0, moved: 0, after_nothing: 0, after_moved: 0, kept: 1}
+    assert not JobEvent.objects.filter(job=job).exists() and Job.objects.get(pk=job.pk).shots == 7
