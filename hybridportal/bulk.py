@@ -12,11 +12,12 @@ from the table's sequence with `reserve_ids`.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Model, QuerySet
+from django.db.models import Field, Model, QuerySet
 from django.db.models.sql import UpdateQuery
 
 
@@ -145,13 +146,19 @@ def _insert_sql(new: Sequence[Model]) -> tuple[str, list[Any]]:
     keyed = {obj.pk is not None for obj in new}
     if len(keyed) > 1:
         raise ValueError(f"{meta.label}: some instances have keys and some do not")
-    fields = [f for f in meta.concrete_fields if keyed == {True} or not f.primary_key]
     for obj in new:
         obj._prepare_related_fields_for_save(operation_name="insert_all")
-    qn = connection.ops.quote_name
-    row = f"({', '.join(f'%s::{f.db_type(connection)}' for f in fields)})"
+    fields, head, row = _insert_parts(model, keyed == {True})
     params = [f.get_db_prep_save(f.pre_save(obj, True), connection) for obj in new for f in fields]
+    return f"{head} {', '.join([row] * len(new))}) AS v", params
+
+
+@functools.cache
+def _insert_parts(model: type[Model], keyed: bool) -> tuple[list[Field], str, str]:
+    """A model's columns, its `INSERT … SELECT * FROM (VALUES` head and one typed VALUES row."""
+    fields = [f for f in model._meta.concrete_fields if keyed or not f.primary_key]
+    qn = connection.ops.quote_name
     columns = ", ".join(qn(f.column) for f in fields)
-    rows = ", ".join([row] * len(new))
+    row = f"({', '.join(f'%s::{f.db_type(connection)}' for f in fields)})"
     # Names come from the model's metadata; every value is a bound parameter.
-    return f"INSERT INTO {qn(meta.db_table)} ({columns}) SELECT * FROM (VALUES {rows}) AS v", params  # noqa: S608
+    return fields, f"INSERT INTO {qn(model._meta.db_table)} ({columns}) SELECT * FROM (VALUES", row  # noqa: S608
