@@ -16,7 +16,7 @@ import functools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.db.models import Field, Model, QuerySet
 from django.db.models.sql import UpdateQuery
 
@@ -149,7 +149,8 @@ def _insert_sql(new: Sequence[Model]) -> tuple[str, list[Any]]:
     for obj in new:
         obj._prepare_related_fields_for_save(operation_name="insert_all")
     fields, head, row = _insert_parts(model, keyed == {True})
-    params = [f.get_db_prep_save(f.pre_save(obj, True), connection) for obj in new for f in fields]
+    db = connections[connection.alias]  # the wrapper itself: the proxy costs a lookup per attribute
+    params = [f.get_db_prep_save(f.pre_save(obj, True), db) for obj in new for f in fields]
     return f"{head} {', '.join([row] * len(new))}) AS v", params
 
 

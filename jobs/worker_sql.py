@@ -18,7 +18,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models import Field, Model
 
 from budgets.models import Hold, PriceModel
@@ -83,16 +83,28 @@ def _instance(model: type[Model], fields: Sequence[Field], values: Sequence[Any]
     """A model instance from raw column values, converted as the ORM converts them (JSON fields are
     decoded by their `from_db_value`). A job's circuit keeps the text it came as (`PreEncoded`): the
     worker looks the circuit up by it (`jobs.tasks._circuit_of`) instead of rebuilding it."""
-    table = model._meta.db_table
+    db = connections[DEFAULT_DB_ALIAS]
     converted = []
-    for f, raw in zip(fields, values, strict=True):
-        column, value = f.get_col(table), raw
-        for convert in connection.ops.get_db_converters(column) + f.get_db_converters(connection):
-            value = convert(value, column, connection)
-        if model is Job and f.name == "circuit" and isinstance(raw, str) and isinstance(value, dict):
+    for (column, converters, is_circuit), raw in zip(_converters(model), values, strict=True):
+        value = raw
+        for convert in converters:
+            value = convert(value, column, db)
+        if is_circuit and isinstance(raw, str) and isinstance(value, dict):
             value = PreEncoded(value, raw)
         converted.append(value)
-    return model.from_db(connection.alias, [f.attname for f in fields], converted)
+    return model.from_db(db.alias, [f.attname for f in fields], converted)
+
+
+@cache
+def _converters(model: type[Model]) -> list[tuple[Any, list[Any], bool]]:
+    """Per column of `model`: the column expression, the ORM's converters, whether it is a job's circuit."""
+    db = connections[DEFAULT_DB_ALIAS]
+    out = []
+    for f in _fields(model):
+        column = f.get_col(model._meta.db_table)
+        converters = db.ops.get_db_converters(column) + f.get_db_converters(db)
+        out.append((column, converters, model is Job and f.name == "circuit"))
+    return out
 
 
 def claim_queued(
