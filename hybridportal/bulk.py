@@ -56,6 +56,12 @@ class Statement:
 
     def __init__(self) -> None:
         self._writes: list[tuple[str, str, Any, Any, str | None]] = []  # name, kind, target, values, after
+        self._channels: list[str] = []
+
+    def notify(self, channel: str) -> None:
+        """On PostgreSQL, NOTIFY `channel` with the writes: its listeners wake when they commit (a
+        cluster's pusher, for the task rows of `hybridportal.broker`). Nothing elsewhere."""
+        self._channels.append(channel)
 
     def update(self, rows: QuerySet[Any], values: Mapping[str, Any], *, after: str | None = None) -> str:
         """`rows.update(**values)`; its name, for `after` and `run`'s counts."""
@@ -102,7 +108,7 @@ class Statement:
             name, kind, target, _, after = write
             if (kind == "update" or target) and (after is None or after in {w[0] for w in writes}):
                 writes.append(write)
-        if not writes:
+        if not writes and not self._channels:
             return {w[0]: 0 for w in self._writes}
         ctes, params = [], []
         for name, kind, target, values, after in writes:
@@ -111,11 +117,14 @@ class Statement:
                 sql = _only_after(sql, kind == "update" and bool(target.query.where), after)
             ctes.append(f"{name} AS ({sql} RETURNING 1)")
             params.extend(write_params)
-        counts_sql = ", ".join(f"(SELECT count(*) FROM {name})" for name, *_ in writes)  # noqa: S608 - own names
+        selected = [f"(SELECT count(*) FROM {name})" for name, *_ in writes]  # noqa: S608 - own names
+        selected += ["pg_notify(%s, '')"] * len(self._channels)
+        params += self._channels
+        with_clause = f"WITH {', '.join(ctes)} " if ctes else ""
         with connection.cursor() as cursor:
-            cursor.execute(f"WITH {', '.join(ctes)} SELECT {counts_sql}", params)
+            cursor.execute(f"{with_clause}SELECT {', '.join(selected)}", params)
             row = cursor.fetchone()
-        found = {name: int(count) for (name, *_), count in zip(writes, row, strict=True)}
+        found = {name: int(count) for (name, *_), count in zip(writes, row, strict=False)}
         return {w[0]: found.get(w[0], 0) for w in self._writes}
 
 

@@ -912,11 +912,13 @@ def _admit(submission: _Submission, plan: _Plan, *, job_id: uuid.UUID, trace_id:
 
 
 def _write(submission: _Submission, admitted: Sequence[_Admitted]) -> list[Job]:
-    """Each table once for all the jobs: the jobs in their first status with their events, the holds
-    with their ledger entries and the audit records (one statement on PostgreSQL), then the approval
-    requests (approvers mailed on commit) and the tasks of the queued jobs."""
+    """Each table once for all the jobs — the jobs in their first status with their events, the holds
+    with their ledger entries, the audit records and the queued jobs' tasks (one statement on
+    PostgreSQL, waking the clusters at commit) — then the approval requests (approvers mailed on
+    commit)."""
+    from jobs.tasks import queue_tasks, task_rows  # at call time: jobs.tasks reaches back into this module
+
     user = submission.user
-    # The jobs with their events, holds, ledger entries and audit records: one statement on PostgreSQL.
     jobs, events = lifecycle.new_rows([(a.job, a.start) for a in admitted], actor=user)
     held = [(a.job, a.plan.budget, a.plan.cost_micros) for a in admitted if a.holds]
     holds, entries = budget_services.hold_rows(holds=held, actor=user) if held else ([], [])
@@ -925,16 +927,22 @@ def _write(submission: _Submission, admitted: Sequence[_Admitted]) -> list[Job]:
         actor=user,
         events=[(a.job.team, f"job:{a.job.pk}", _submit_audit_detail(a)) for a in admitted],
     )
-    bulk.insert_all(jobs, events, holds, entries, audit)
+    queued = [job for job in jobs if job.status == JobStatus.QUEUED]
+    tasks = task_rows(queued) if queued else []
+    statement = bulk.Statement()
+    for rows in (jobs, events, holds, entries, audit):
+        statement.insert(rows)
+    if tasks:
+        queue_tasks(statement, tasks)
+    statement.run()
     budget_services.holds_opened(holds)
+    if tasks is None:  # the tasks go to another database's broker
+        enqueue_queued(*queued)
     waiting = [a for a in admitted if a.approval_reasons]
     if waiting:
         _approvals_open_new([(a.job, a.approval_reasons) for a in waiting])
         for a in waiting:
             _notify_approvers(a.job, a.approval_reasons, submission.approver_emails(a.job))
-    queued = [job for job in jobs if job.status == JobStatus.QUEUED]
-    if queued:
-        enqueue_queued(*queued)
     return jobs
 
 

@@ -42,6 +42,7 @@ from django.db import DEFAULT_DB_ALIAS, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django_q.conf import Conf
+from django_q.models import OrmQ
 from django_q.tasks import async_task
 
 from adapters.base import AdapterError, ExecutionRequest, PollResult, RemoteState, RunResult
@@ -49,7 +50,7 @@ from adapters.ir import Circuit
 from budgets.services import add_free_settlement, hold_release, hold_settle
 from budgets.tasks import SWEEP_MINUTES
 from hybridportal import bulk
-from hybridportal.broker import NotifyORM, insert_task, insert_tasks
+from hybridportal.broker import NotifyORM, channel, insert_task
 from jobs.lifecycle import add_transition, transition
 from jobs.metrics import hellinger_fidelity
 from jobs.models import Job, JobEvent, JobStatus, Priority, Stage
@@ -139,7 +140,6 @@ class _EnqueueBroker(NotifyORM):
 
     @staticmethod
     def get_connection(list_key: str | None = None) -> Any:
-        from django_q.models import OrmQ
 
         return OrmQ.objects.using(Conf.ORM)
 
@@ -151,7 +151,7 @@ class _EnqueueBroker(NotifyORM):
 
 class _BatchBroker(_EnqueueBroker):
     """Keeps the signed payloads `async_task` builds instead of writing them, so many tasks of one
-    cluster go to the ORM broker in one INSERT (`insert_tasks`)."""
+    cluster go to the ORM broker in one INSERT (`task_rows`)."""
 
     def __init__(self, list_key: str) -> None:
         self.payloads: list[str] = []
@@ -215,21 +215,39 @@ def enqueue_job(job_id: object, *, run_at: datetime | None = None, job: Job | No
 
 def enqueue_jobs(jobs: Sequence[Job]) -> None:
     """`enqueue_job` for jobs that have just become queued together (a batch submission): the same
-    task payloads, written with one INSERT per cluster (and one NOTIFY each on PostgreSQL) instead of
-    one per job. One job, or a broker other than the ORM one on this database: `enqueue_job` each."""
-    if len(jobs) == 1 or Conf.ORM != DEFAULT_DB_ALIAS:
+    task payloads, written in one INSERT (with one NOTIFY per cluster on PostgreSQL) instead of one
+    per job. A broker other than the ORM one on this database: `enqueue_job` each."""
+    rows = task_rows(jobs)
+    if rows is None:
         for job in jobs:
             enqueue_job(job.pk, job=job)
         return
+    statement = bulk.Statement()
+    queue_tasks(statement, rows)
+    statement.run()
+
+
+def task_rows(jobs: Sequence[Job]) -> list[OrmQ] | None:
+    """The ORM broker's rows (signed payloads, due now) that queue these just-queued jobs' tasks, for a
+    caller that writes them with other rows in its transaction (`queue_tasks`); None where the tasks
+    do not go to this database's ORM broker (then `enqueue_jobs`)."""
+    if Conf.ORM != DEFAULT_DB_ALIAS:
+        return None
     brokers: dict[str, _BatchBroker] = {}
     for job in jobs:
         func, cluster = _job_task(job)
         broker = brokers.setdefault(cluster, _BatchBroker(cluster))
         _enqueue(func, str(job.pk), cluster=cluster, broker=broker)
     now = timezone.now()
-    for cluster, broker in brokers.items():
-        ids = insert_tasks(cluster, broker.payloads, lock=now, wake=True)
-        logger.info("enqueued %d tasks on %s (rows %d–%d)", len(ids), cluster, ids[0], ids[-1])
+    return [OrmQ(key=cluster, payload=p, lock=now) for cluster, broker in brokers.items() for p in broker.payloads]
+
+
+def queue_tasks(statement: bulk.Statement, rows: Sequence[OrmQ]) -> None:
+    """`task_rows` as writes of `statement`, which also wakes each cluster's pusher at commit."""
+    statement.insert(rows)
+    for cluster in dict.fromkeys(row.key for row in rows):
+        statement.notify(channel(cluster))
+        logger.info("enqueued %d tasks on %s", sum(row.key == cluster for row in rows), cluster)
 
 
 def _enqueue_poll(job_id: str, run_at: datetime) -> None:
@@ -247,7 +265,6 @@ def _waiting_task_job_ids() -> set[str] | None:
     """
     if not Conf.ORM:
         return None
-    from django_q.models import OrmQ
 
     now = timezone.now()
     ids: set[str] = set()

@@ -16,6 +16,7 @@ from django_q.models import OrmQ
 from django_q.signing import SignedPackage
 
 from hybridportal.broker import NotifyORM, channel, insert_tasks
+from tests.jobs.orch_support import ghz
 
 pytestmark = [
     pytest.mark.skipif(connection.vendor != "postgresql", reason="LISTEN/NOTIFY and SKIP LOCKED are PostgreSQL's"),
@@ -61,6 +62,23 @@ def test_a_batch_of_tasks_is_one_statement_that_wakes_listeners_at_commit_and_ke
     assert [row.task["n"] for row in OrmQ.objects.filter(key=QUEUE).order_by("id")] == [0, 1, 2, 3, 4]
     first = NotifyORM(QUEUE)._pull()[0]
     assert first[0] == ids[0] and SignedPackage.loads(first[1])["n"] == 0  # a cluster pulls them in order
+
+
+def test_a_submission_writes_its_task_with_its_job_and_wakes_the_cluster_at_commit(cast: Any) -> None:
+    """The job, its hold, events, audit record and task row are one statement, with the wake-up."""
+    from jobs.services import job_submit
+
+    listener = psycopg.connect(**connection.get_connection_params(), autocommit=True)
+    listener.execute(f'LISTEN "{channel("interactive")}"')
+    try:
+        with transaction.atomic():
+            job = job_submit(user=cast.alice, request=ghz(cast.qlab_experiment, 3, no_cache=True)).job
+            assert not _woken(listener, 0.3)
+        assert _woken(listener, 5)
+    finally:
+        listener.close()
+    [task] = OrmQ.objects.filter(key="interactive")
+    assert task.task["args"] == (str(job.pk),) and task.task["func"] == "jobs.tasks.run_job"
 
 
 def test_two_clusters_on_one_queue_pull_disjoint_tasks() -> None:
