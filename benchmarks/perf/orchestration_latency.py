@@ -346,7 +346,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=500, help="jobs in the throughput run (each path)")
     parser.add_argument("--latency-n", type=int, default=100, help="jobs in the closed-loop latency run (each path)")
-    parser.add_argument("--big-repeats", type=int, default=5)
+    parser.add_argument("--big-repeats", type=int, default=9, help="22-qubit runs each way (median)")
     parser.add_argument("--big-qubits", type=int, default=22)
     parser.add_argument("--clients", type=int, default=1, help="concurrent submitting clients in the throughput run")
     parser.add_argument(
