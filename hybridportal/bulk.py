@@ -1,10 +1,11 @@
-"""Writing unsaved model instances: several tables in one statement on PostgreSQL.
+"""Writes that belong together in one statement on PostgreSQL.
 
-`bulk_create` is one statement per table, each wrapped in the ORM's machinery: a submission wrote five
-tables that way (job, events, hold, ledger entry, audit record), a fifth of its time. `insert_all`
-writes several lists of instances in ONE statement on PostgreSQL — a data-modifying CTE per table; a
-foreign key is checked when the statement ends, so a row may refer to one inserted beside it — and with
-`bulk_create`, table by table in the order given, elsewhere.
+`bulk_create` and `update` are one statement each, wrapped in the ORM's machinery: a submission wrote
+six tables that way (job, events, hold, ledger entry, audit record, task), a worker's result three
+(job, events, hold and its ledger entry). A `Statement` collects such writes — each optionally only if
+an earlier one changed a row — and runs them as ONE statement on PostgreSQL: a data-modifying CTE per
+write; a foreign key is checked when the statement ends, so a row may refer to one inserted beside it.
+Elsewhere it runs them in order, in a transaction. `insert_all` is the common case: INSERTs only.
 
 A row that others refer to needs its key before the statement: a UUID the caller sets, or an id taken
 from the table's sequence with `reserve_ids`.
@@ -142,14 +143,10 @@ def _only_after(sql: str, has_where: bool, after: str) -> str:
     return f"{sql} AND {condition}" if has_where else f"{sql} WHERE {condition}"
 
 
-def insert_values_sql(new: Sequence[Model]) -> tuple[str, list[Any]]:
-    """`INSERT INTO table (columns) SELECT * FROM (VALUES …)` for unsaved instances of one model, each
-    value prepared as `bulk_create` prepares it and cast to its column's type (VALUES rows are typed by
-    the first); the key column only where the instances have keys. PostgreSQL."""
-    return _insert_sql(new)
-
-
 def _insert_sql(new: Sequence[Model]) -> tuple[str, list[Any]]:
+    """`INSERT INTO table (columns) SELECT * FROM (VALUES …) AS v` for unsaved instances of one model,
+    each value prepared as `bulk_create` prepares it and cast to its column's type (VALUES rows are
+    typed by the first); the key column only where the instances have keys. PostgreSQL."""
     model = type(new[0])
     meta = model._meta
     keyed = {obj.pk is not None for obj in new}
