@@ -58,18 +58,11 @@ def audit_record(
     return event
 
 
-def audit_record_many(
-    *, action: str, actor: AbstractBaseUser | None = None, events: Sequence[tuple[Team | None, str, dict[str, Any]]]
-) -> list[AuditEvent]:
-    """`audit_record` for several events of one action by one actor, in one INSERT; `events` are
-    (team, target, detail)."""
-    return AuditEvent.objects.bulk_create(audit_rows(action=action, actor=actor, events=events))
-
-
 def audit_rows(
     *, action: str, actor: AbstractBaseUser | None = None, events: Sequence[tuple[Team | None, str, dict[str, Any]]]
 ) -> list[AuditEvent]:
-    """`audit_record_many`'s records, not yet saved, for a caller that writes them with others."""
+    """Audit records of one action by one actor, not yet saved, for a caller that writes them with other
+    rows (`hybridportal.bulk`); `events` are (team, target, detail)."""
     return [_audit_event(action, actor, *event) for event in events]
 
 

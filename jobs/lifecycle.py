@@ -68,16 +68,11 @@ def transition(
     *,
     from_statuses: Iterable[str],
     to_status: str,
-    actor: AbstractBaseUser | None = None,
-    actor_label: str = "",
-    reason: str = "",
-    data: dict[str, Any] | None = None,
     expect: dict[str, Any] | None = None,
-    stages: Iterable[tuple[str, datetime, datetime, dict[str, Any]]] = (),
-    instance: Job | None = None,
-    **fields: Any,
+    **details: Any,
 ) -> bool:
-    """Move job `job_id` from one of `from_statuses` to `to_status`, setting `fields` too.
+    """Move job `job_id` from one of `from_statuses` to `to_status`; `details` are `add_transition`'s
+    (actor, reason, data, stages, instance, and the fields to set).
 
     Returns True when this call made the change. Exactly one of several racing callers wins.
     `expect` adds conditions to the UPDATE (e.g. the attempt number a worker read); `stages` are timed
@@ -100,20 +95,7 @@ def transition(
             if current is None:
                 return False
         statement = bulk.Statement()
-        planned = add_transition(
-            statement,
-            job_id,
-            from_status=current,
-            to_status=to_status,
-            actor=actor,
-            actor_label=actor_label,
-            reason=reason,
-            data=data,
-            expect=expect,
-            stages=stages,
-            instance=instance,
-            **fields,
-        )
+        planned = add_transition(statement, job_id, from_status=current, to_status=to_status, expect=expect, **details)
         if not statement.run()[planned.name]:
             return False
     planned.applied()
@@ -186,22 +168,12 @@ class Start:
     fields: Mapping[str, Any] = field(default_factory=dict)
 
 
-def create_many(starts: Sequence[tuple[Job, Start]], *, actor: AbstractBaseUser | None = None) -> list[Job]:
-    """Save new (unsaved) jobs, each directly in its first status, with the events a submitted job moving
-    there at once would have: its stages, then submitted → first status. The same record as an INSERT
-    plus `transition` per job, in one statement on PostgreSQL whatever the number of jobs (see
-    `new_rows`)."""
-    jobs, events = new_rows(starts, actor=actor)
-    bulk.insert_all(jobs, events)
-    return jobs
-
-
 def new_rows(
     starts: Sequence[tuple[Job, Start]], *, actor: AbstractBaseUser | None = None
 ) -> tuple[list[Job], list[JobEvent]]:
-    """`create_many`'s rows, not yet saved, for a caller that writes them with others
-    (`hybridportal.bulk.insert_all`): the jobs in their first status, then all their events, each
-    job's in order."""
+    """New (unsaved) jobs, each set in its first status, and the events a submitted job moving there at
+    once would have — its stages, then submitted → first status, each job's in order — for the caller
+    to write (`hybridportal.bulk`): the same record as an INSERT plus `transition` per job."""
     for job, start in starts:
         if start.to_status not in ALLOWED[JobStatus.SUBMITTED]:
             raise ValueError(f"a new job cannot start as {start.to_status}")

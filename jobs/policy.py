@@ -276,7 +276,6 @@ def _records_union(shape: tuple[Any, ...], **values: Any) -> QuerySet[Job, tuple
 @_shared_read
 def price_overrides() -> dict[str, Price]:
     """The admin's price overrides (budgets.PriceModel) as adapter prices, by backend id."""
-
     return {row.backend_id: price_of(row.__dict__) for row in compiled.instances(_all_prices)}
 
 

@@ -1008,7 +1008,7 @@ def _calibration(backend_id: str) -> dict[str, Any]:
 
 
 def _job_new(*, job_id: uuid.UUID, user: AbstractBaseUser, plan: _Plan, trace_id: str, **fields: Any) -> Job:
-    """The job, not yet saved (`lifecycle.create_many` saves it in its first status); `fields` adds the seed
+    """The job, not yet saved (`_write` saves it in its first status, see `lifecycle.new_rows`); `fields` adds the seed
     and, for a cache hit, the copied result."""
     req, d = plan.request, plan.decision
     if "calibration" not in fields:

@@ -140,7 +140,6 @@ class _EnqueueBroker(NotifyORM):
 
     @staticmethod
     def get_connection(list_key: str | None = None) -> Any:
-
         return OrmQ.objects.using(Conf.ORM)
 
     def enqueue(self, task: str) -> int:
@@ -265,7 +264,6 @@ def _waiting_task_job_ids() -> set[str] | None:
     """
     if not Conf.ORM:
         return None
-
     now = timezone.now()
     ids: set[str] = set()
     waiting = OrmQ.objects.using(Conf.ORM).filter(Q(lock__isnull=True) | Q(lock__lte=now))

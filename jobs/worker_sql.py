@@ -79,7 +79,7 @@ def _claim_sql() -> str:
     """  # noqa: S608
 
 
-def _instance(model: type[Model], fields: Sequence[Field], values: Sequence[Any]) -> Any:
+def _instance(model: type[Model], values: Sequence[Any]) -> Any:
     """A model instance from raw column values, converted as the ORM converts them (JSON fields are
     decoded by their `from_db_value`). A job's circuit keeps the text it came as (`PreEncoded`): the
     worker looks the circuit up by it (`jobs.tasks._circuit_of`) instead of rebuilding it."""
@@ -92,7 +92,7 @@ def _instance(model: type[Model], fields: Sequence[Field], values: Sequence[Any]
         if is_circuit and isinstance(raw, str) and isinstance(value, dict):
             value = PreEncoded(value, raw)
         converted.append(value)
-    return model.from_db(db.alias, [f.attname for f in fields], converted)
+    return model.from_db(db.alias, [f.attname for f in _fields(model)], converted)
 
 
 @cache
@@ -137,11 +137,10 @@ def claim_queued(
         row = cursor.fetchone()
     if row is None:
         return None
-    job_fields, hold_fields = _fields(Job), _fields(Hold)
-    n_job, n_hold = len(job_fields), len(hold_fields)
-    job = _instance(Job, job_fields, row[:n_job])
+    n_job, n_hold = len(_fields(Job)), len(_fields(Hold))
+    job = _instance(Job, row[:n_job])
     hold_values = row[n_job : n_job + n_hold]
-    hold = _instance(Hold, hold_fields, hold_values) if hold_values[0] is not None else None
+    hold = _instance(Hold, hold_values) if hold_values[0] is not None else None
     Job.hold.related.set_cached_value(job, hold)  # as select_related("hold") leaves it
     if hold is not None:
         Hold.job.field.set_cached_value(hold, job)
