@@ -34,10 +34,10 @@ def test_sqlite_runs_in_wal_mode_so_workers_and_web_do_not_lock_each_other(db):
         assert cursor.fetchone()[0] == "wal"
 
 
-def _settings_in_subprocess(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def _settings_in_subprocess(env: dict[str, str], code: str = "") -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "DATABASE_URL", "ALLOWED_HOSTS"}}
     return subprocess.run(
-        [sys.executable, "-c", "import django; django.setup()"],
+        [sys.executable, "-c", f"import django; django.setup(); {code}"],
         cwd=ROOT,
         env={**clean, "DJANGO_SETTINGS_MODULE": "hybridportal.settings", **env},
         capture_output=True,
@@ -56,3 +56,28 @@ def test_worker_retry_must_exceed_timeout():
     result = _settings_in_subprocess({"Q_TIMEOUT": "600", "Q_RETRY": "600"})
     assert result.returncode != 0
     assert "Q_RETRY must exceed Q_TIMEOUT" in result.stderr
+
+
+def test_frequent_statements_are_prepared_on_postgresql(db):
+    """Server-side binding lets PostgreSQL reuse a statement's plan once it has run a few times on a
+    connection (DB_PREPARE_THRESHOLD) instead of planning the submit's and the worker's SQL each time."""
+    if connection.vendor != "postgresql":
+        pytest.skip("prepared statements are a PostgreSQL setting")
+    from budgets.models import Team
+
+    for _ in range(connection.settings_dict["OPTIONS"]["prepare_threshold"] + 1):
+        Team.objects.filter(slug="nobody").exists()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = [row[0] for row in cursor.fetchall()]
+    assert any('"budgets_team"' in statement for statement in prepared), prepared
+
+
+def test_prepared_statements_can_be_turned_off_for_a_pooler():
+    show = "from django.conf import settings; print(settings.DATABASES['default'].get('OPTIONS', {}))"
+    url = {"DATABASE_URL": "postgres://portal@db.invalid:5432/portal"}
+    assert "'prepare_threshold': 5" in _settings_in_subprocess(url, show).stdout
+    assert "prepare_threshold" not in _settings_in_subprocess({**url, "DB_PREPARE_THRESHOLD": "off"}, show).stdout
+    refused = _settings_in_subprocess({**url, "DB_PREPARE_THRESHOLD": "often"})
+    assert refused.returncode != 0
+    assert "DB_PREPARE_THRESHOLD must be a whole number of runs or off, not 'often'" in refused.stderr
