@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import re
 import threading
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
@@ -81,7 +82,46 @@ def _compile(build: Callable[..., QuerySet[Any]], shape: Hashable, values: dict[
     if {(name, index) for _, name, index in slots} != set(stand_ins.found.values()):
         logger.info("compiled read %s: a value did not reach the parameters; reading through the ORM", build)
         return None
-    return _Read(compiler=compiler, sql=sql, params=list(params), slots=slots)
+    sql, params, slots = _inline_constants(sql, list(params), slots)
+    return _Read(compiler=compiler, sql=sql, params=params, slots=slots)
+
+
+_PLACEHOLDER = re.compile(r"%%|%s")
+_SAFE_TEXT = re.compile(r"[A-Za-z0-9_.:\- ]*")
+
+
+def _inline_constants(
+    sql: str, params: list[Any], slots: list[tuple[int, str, int | None]]
+) -> tuple[str, list[Any], list[tuple[int, str, int | None]]]:
+    """Write the shape's fixed parameters (a status, a JSON key) into the SQL as literals; only the
+    call's values stay parameters. PostgreSQL prepares a frequent statement with a generic plan, and a
+    generic plan cannot use a partial index (`WHERE status IN ('succeeded', 'failed')`) unless the
+    statement names those values itself: the run records would scan every job of the backend."""
+    varying = {pos for pos, _, _ in slots}
+    literals: dict[int, str] = {}
+    for pos, value in enumerate(params):
+        if pos in varying or isinstance(value, bool):
+            continue
+        if isinstance(value, int):
+            literals[pos] = str(value)
+        elif isinstance(value, str) and _SAFE_TEXT.fullmatch(value):
+            literals[pos] = f"'{value}'"
+    if not literals:
+        return sql, params, slots
+    counter = itertools.count()
+
+    def put(match: re.Match[str]) -> str:
+        if match.group() == "%%":
+            return "%%"
+        pos = next(counter)
+        return literals.get(pos, "%s")
+
+    new_position = {pos: i for i, pos in enumerate(p for p in range(len(params)) if p not in literals)}
+    return (
+        _PLACEHOLDER.sub(put, sql),
+        [value for pos, value in enumerate(params) if pos not in literals],
+        [(new_position[pos], name, index) for pos, name, index in slots],
+    )
 
 
 def _hashable(value: Any) -> bool:

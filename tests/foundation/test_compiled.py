@@ -112,3 +112,41 @@ def test_values_that_change_the_sql_are_refused() -> None:
         compiled.values_rows(_budgets, limit=None)
     with pytest.raises(TypeError, match="shape key"):
         compiled.values_rows(_budgets, limit=True)
+
+
+def test_a_prepared_run_record_read_keeps_to_its_partial_indexes(cast: Any) -> None:
+    """PostgreSQL prepares a frequent statement and soon plans it once for any values (a generic plan).
+    Such a plan can use the partial run-record indexes (`WHERE status IN ('succeeded', 'failed') …`)
+    only if the statement names those statuses itself, so a compiled read writes its fixed values into
+    the SQL. Without that the backend policy would read every finished job of a backend per submit."""
+    if connection.vendor != "postgresql":
+        pytest.skip("prepared statements are PostgreSQL's")
+    from psycopg import sql
+
+    from jobs import policy
+
+    for _ in range(3):
+        ran = {"status": "succeeded", "finished_at": timezone.now(), "result_meta": {"execute_seconds": 1}}
+        queued_job(cast, family="bell", **ran)
+    observed, _ = policy.run_records(family="bell", n_qubits=2, backend_ids=["qsim"])
+    assert observed["qsim"] == (1.0, 3)
+
+    (read,) = [r for r in compiled._cache.reads.values() if r is not None]
+    values = {"s0_family": "bell", "s0_n_lo": 0, "s0_n_hi": 4, "s0_backends": ["qsim"], "s1_backends": ["qsim"]}
+    params = list(read.params)
+    for pos, name, index in read.slots:
+        params[pos] = values[name] if index is None else values[name][index]
+    numbered = iter(range(1, len(params) + 1))
+    statement = compiled._PLACEHOLDER.sub(lambda m: "%" if m.group() == "%%" else f"${next(numbered)}", read.sql)
+    raw = connection.connection
+    with connection.cursor() as cursor:
+        cursor.execute("SET plan_cache_mode = force_generic_plan")
+        cursor.execute("SET enable_sort = off")  # a plan that must sort is the one that read every row
+        cursor.execute(f"PREPARE run_records AS {statement}")
+        explain = sql.SQL("EXPLAIN EXECUTE run_records({})").format(sql.SQL(", ").join(map(sql.Literal, params)))
+        cursor.execute(explain.as_string(raw))
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+        cursor.execute("DEALLOCATE run_records")
+        cursor.execute("RESET ALL")
+    assert "job_family_backend_finished" in plan and "job_backend_finished" in plan, plan
+    assert "Sort" not in plan, plan
