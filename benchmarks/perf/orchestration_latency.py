@@ -39,8 +39,9 @@ or SQLite in a scratch var dir (no DATABASE_URL):
 
     HYBRIDPORTAL_VAR_DIR=/tmp/hp-bench .venv/bin/python benchmarks/perf/orchestration_latency.py --n 200
 
-Prints a table and one JSON line (`--json` for the JSON alone). Takes a few minutes at the defaults on
-two cores; the machine should be otherwise idle.
+Runs with DEBUG off, as a deployment does, unless DEBUG is set. Prints a table and one JSON line
+(`--json` for the JSON alone). Takes a few minutes at the defaults on two cores; the machine should be
+otherwise idle.
 """
 
 from __future__ import annotations
@@ -89,6 +90,9 @@ def bare_bell(shots: int = SHOTS, seed: int = 0) -> dict[str, int]:
 def _django() -> None:
     sys.path.insert(0, str(ROOT))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hybridportal.settings")
+    # As deployed: DEBUG's query log renders every statement's SQL with its values, here and in the
+    # cluster (which inherits this environment); DEBUG=1 measures a development set-up instead.
+    os.environ.setdefault("DEBUG", "0")
     import django
 
     django.setup()
@@ -394,6 +398,7 @@ def main() -> None:
 
     result = {
         "database": connection.vendor,
+        "debug": settings.DEBUG,
         "n": args.n,
         "latency_n": args.latency_n,
         "clients": args.clients,
@@ -439,7 +444,7 @@ def main() -> None:
 def _report(r: dict[str, Any], breakdown: dict[str, float], big: dict[str, float], qubits: int) -> None:
     print(
         f"database {r['database']}; latency over {r['latency_n']} jobs, throughput over {r['n']} jobs "
-        f"from {r['clients']} client(s)"
+        f"from {r['clients']} client(s), DEBUG {'on' if r['debug'] else 'off'}"
     )
     for label, key in (
         ("(a0) stock django-q2 task", "stock"),
