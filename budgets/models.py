@@ -150,7 +150,7 @@ class LedgerKind(models.TextChoices):
 class LedgerEntry(models.Model):
     """Append-only record of every money movement. Never updated or deleted."""
 
-    budget = models.ForeignKey(Budget, on_delete=models.PROTECT, related_name="ledger")
+    budget = models.ForeignKey(Budget, on_delete=models.PROTECT, related_name="ledger", db_index=False)  # see Meta
     kind = models.CharField(max_length=16, choices=LedgerKind.choices)
     amount_micros = models.BigIntegerField()
     hold = models.ForeignKey(Hold, on_delete=models.PROTECT, null=True, blank=True, related_name="ledger")
