@@ -435,15 +435,16 @@ def _free_hold_settled_as_read(job: Any, now: datetime) -> Hold | None:
     read, not a pending 0 hold, or changed since): the caller then locks the hold."""
     hold = _free_hold_read_with(job)
     changes = _free_settlement(now)
-    if hold is None or not _pending_free(hold).update(**changes):
+    if hold is None or not Hold.objects.filter(**_pending_free(hold)).update(**changes):
         return None
     for name, value in changes.items():
         setattr(hold, name, value)
     return hold
 
 
-def _pending_free(hold: Hold) -> Any:
-    return Hold.objects.filter(pk=hold.pk, status=HoldStatus.PENDING, amount_micros=0)
+def _pending_free(hold: Hold) -> dict[str, Any]:
+    """The conditions of a free hold that is still pending."""
+    return {"pk": hold.pk, "status": HoldStatus.PENDING, "amount_micros": 0}
 
 
 def add_free_settlement(statement: bulk.Statement, *, job: Any, after: str) -> str | None:
@@ -455,7 +456,7 @@ def add_free_settlement(statement: bulk.Statement, *, job: Any, after: str) -> s
     hold = _free_hold_read_with(job)
     if hold is None:
         return None
-    settled = statement.update(_pending_free(hold), _free_settlement(timezone.now()), after=after)
+    settled = statement.update_where(Hold, _pending_free(hold), _free_settlement(timezone.now()), after=after)
     entry = LedgerEntry(
         budget_id=hold.budget_id,
         kind=LedgerKind.SETTLE,

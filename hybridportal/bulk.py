@@ -20,6 +20,15 @@ from typing import Any
 from django.db import connection, connections, transaction
 from django.db.models import Field, Model, QuerySet
 from django.db.models.sql import UpdateQuery
+from psycopg import _queries
+
+# psycopg parses a statement's placeholders on every execute and keeps the result (an LRU of 128) only
+# for statements of up to 4,096 characters and 50 parameters, as an ORM's long ones rarely repeat. A
+# Statement's SQL has a handful of shapes, each run once per job: a submission's is ~3,900 characters
+# with 122 parameters, and parsing it cost the client 0.3 ms of CPU each time (the worker's result as
+# much). psycopg is pinned (requirements.lock); tests/foundation/test_bulk.py sees the cache hit.
+_queries.MAX_CACHED_STATEMENT_LENGTH = max(_queries.MAX_CACHED_STATEMENT_LENGTH, 16_384)
+_queries.MAX_CACHED_STATEMENT_PARAMS = max(_queries.MAX_CACHED_STATEMENT_PARAMS, 1_000)
 
 
 def reserve_ids(model: type[Model], n: int) -> list[int] | None:
@@ -68,6 +77,14 @@ class Statement:
         """`rows.update(**values)`; its name, for `after` and `run`'s counts."""
         return self._add("update", rows, dict(values), after)
 
+    def update_where(
+        self, model: type[Model], where: Mapping[str, Any], values: Mapping[str, Any], *, after: str | None = None
+    ) -> str:
+        """`model.objects.filter(**where).update(**values)` where every condition is a field equal to a
+        value (`pk` for the key): on PostgreSQL its SQL is built once per shape and reused, instead of
+        compiled by the ORM for each call (a worker's result had two of them on every job's path)."""
+        return self._add("update", _Where(model, dict(where)), dict(values), after)
+
     def insert(self, new: Sequence[Model], *, after: str | None = None) -> str:
         """`bulk_create(new)` (one model; keys set on all or none); its name."""
         return self._add("insert", list(new), None, after)
@@ -98,7 +115,8 @@ class Statement:
             if (after is not None and not counts[after]) or (kind == "insert" and not target):
                 counts[name] = 0
             elif kind == "update":
-                counts[name] = target.update(**values)
+                rows = target.queryset() if isinstance(target, _Where) else target
+                counts[name] = rows.update(**values)
             else:
                 counts[name] = len(type(target[0]).objects.bulk_create(target))
         return counts
@@ -115,7 +133,7 @@ class Statement:
         for name, kind, target, values, after in writes:
             sql, write_params = _update_sql(target, values) if kind == "update" else _insert_sql(target)
             if after is not None:
-                sql = _only_after(sql, kind == "update" and bool(target.query.where), after)
+                sql = _only_after(sql, kind == "update" and _has_where(target), after)
             ctes.append(f"{name} AS ({sql} RETURNING 1)")
             params.extend(write_params)
         selected = [f"(SELECT count(*) FROM {name})" for name, *_ in writes]  # noqa: S608 - own names
@@ -129,11 +147,64 @@ class Statement:
         return {w[0]: found.get(w[0], 0) for w in self._writes}
 
 
-def _update_sql(rows: QuerySet[Any], values: dict[str, Any]) -> tuple[str, list[Any]]:
-    query = rows.query.chain(UpdateQuery)
+class _Where:
+    """`Statement.update_where`'s rows: those of `model` whose fields equal these values."""
+
+    def __init__(self, model: type[Model], where: dict[str, Any]) -> None:
+        self.model, self.where = model, where
+
+    def queryset(self) -> QuerySet[Any]:
+        return self.model._default_manager.filter(**self.where)
+
+
+def _has_where(target: QuerySet[Any] | _Where) -> bool:
+    return bool(target.where) if isinstance(target, _Where) else bool(target.query.where)
+
+
+def _update_sql(target: QuerySet[Any] | _Where, values: dict[str, Any]) -> tuple[str, list[Any]]:
+    if isinstance(target, _Where):
+        equalities = all("__" not in name for name in target.where)
+        if target.where and equalities and all(_plain(v) for v in (*values.values(), *target.where.values())):
+            return _update_where_sql(target, values)
+        target = target.queryset()  # an expression or an instance: as the ORM resolves it
+    query = target.query.chain(UpdateQuery)
     query.add_update_values(values)
     sql, params = query.get_compiler(connection=connection).as_sql()
     return sql, list(params)
+
+
+def _plain(value: Any) -> bool:
+    return not hasattr(value, "resolve_expression") and not isinstance(value, Model)
+
+
+def _update_where_sql(target: _Where, values: dict[str, Any]) -> tuple[str, list[Any]]:
+    """The UPDATE as the ORM writes it — each value prepared by its field, a None condition as IS NULL
+    — from SQL cached per shape."""
+    db = connections[connection.alias]
+    nulls = tuple(name for name, value in target.where.items() if value is None)
+    sql, set_fields, where_fields = _update_parts(target.model, tuple(values), tuple(target.where), nulls)
+    params = [f.get_db_prep_save(values[name], db) for name, f in set_fields]
+    params += [f.get_db_prep_value(target.where[name], db, prepared=False) for name, f in where_fields]
+    return sql, params
+
+
+@functools.cache
+def _update_parts(
+    model: type[Model], set_names: tuple[str, ...], where_names: tuple[str, ...], nulls: tuple[str, ...]
+) -> tuple[str, list[tuple[str, Field]], list[tuple[str, Field]]]:
+    meta, qn = model._meta, connection.ops.quote_name
+
+    def field(name: str) -> Field:
+        return meta.pk if name == "pk" else meta.get_field(name)
+
+    set_fields = [(name, field(name)) for name in set_names]
+    where_fields = [(name, field(name)) for name in where_names if name not in nulls]
+    assignments = ", ".join(f"{qn(f.column)} = %s" for _, f in set_fields)
+    conditions = [f"{qn(table)}.{qn(f.column)} = %s" for table in [meta.db_table] for _, f in where_fields]
+    conditions += [f"{qn(meta.db_table)}.{qn(field(name).column)} IS NULL" for name in nulls]
+    # Names come from the model's metadata; every value is a bound parameter.
+    sql = f"UPDATE {qn(meta.db_table)} SET {assignments} WHERE {' AND '.join(conditions)}"  # noqa: S608
+    return sql, set_fields, where_fields
 
 
 def _only_after(sql: str, has_where: bool, after: str) -> str:

@@ -151,7 +151,7 @@ def add_transition(
         *(_stage_row(job_id, *s, actor_label=_label(actor, actor_label)) for s in stages),
         _lifecycle_event(job_id, from_status, to_status, actor, actor_label, reason, data, now),
     ]  # the stages led to the change: they come first
-    moved = statement.update(Job.objects.filter(pk=job_id, status=from_status, **(expect or {})), updates)
+    moved = statement.update_where(Job, {"pk": job_id, "status": from_status, **(expect or {})}, updates)
     statement.insert(events, after=moved)
     return Planned(name=moved, job_id=job_id, updates=updates, stages=stages, instance=instance)
 
