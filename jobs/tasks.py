@@ -246,7 +246,9 @@ def queue_tasks(statement: bulk.Statement, rows: Sequence[OrmQ]) -> None:
     statement.insert(rows)
     for cluster in dict.fromkeys(row.key for row in rows):
         statement.notify(channel(cluster))
-        logger.info("enqueued %d tasks on %s", sum(row.key == cluster for row in rows), cluster)
+        # DEBUG: every submission logs its jobs ("job submitted") and django-q2 each task; this line
+        # would be a third on every job's path.
+        logger.debug("enqueued %d tasks on %s", sum(row.key == cluster for row in rows), cluster)
 
 
 def _enqueue_poll(job_id: str, run_at: datetime) -> None:
