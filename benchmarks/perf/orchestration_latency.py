@@ -65,25 +65,28 @@ SHOTS = 1000
 POLL = 0.005
 SETTLE = 0.5
 
-_simulator: Any = None
+_bell: tuple[Any, Any] | None = None  # (simulator, circuit), one per worker
 
 
 def bare_bell(shots: int = SHOTS, seed: int = 0) -> dict[str, int]:
-    """The bare task (runs in a worker): a Bell circuit on qsim, counts keyed qubit 0 leftmost."""
-    global _simulator
-    import cirq
-    import qsimcirq
+    """The bare task (runs in a worker): a Bell circuit on qsim, counts keyed qubit 0 leftmost. As a
+    competent direct call would: the simulator and circuit built once per worker (the portal's worker
+    keeps its built circuits too) and the shots counted with numpy (a Python loop over 1000 rows alone
+    took 1.3 ms, more than the simulation)."""
+    global _bell
+    import numpy as np
 
-    if _simulator is None:  # one simulator per worker, as the portal keeps one adapter per worker
-        _simulator = qsimcirq.QSimSimulator()
-    q0, q1 = cirq.LineQubit.range(2)
-    circuit = cirq.Circuit(cirq.H(q0), cirq.CNOT(q0, q1), cirq.measure(q0, q1, key="m"))
-    bits = _simulator.run(circuit, repetitions=shots).measurements["m"]
-    counts: dict[str, int] = {}
-    for row in bits:
-        key = "".join(str(int(b)) for b in row)
-        counts[key] = counts.get(key, 0) + 1
-    return counts
+    if _bell is None:
+        import cirq
+        import qsimcirq
+
+        q0, q1 = cirq.LineQubit.range(2)
+        circuit = cirq.Circuit(cirq.H(q0), cirq.CNOT(q0, q1), cirq.measure(q0, q1, key="m"))
+        _bell = (qsimcirq.QSimSimulator(), circuit)
+    simulator, circuit = _bell
+    bits = simulator.run(circuit, repetitions=shots).measurements["m"]
+    values, counts = np.unique(bits @ (1 << np.arange(bits.shape[1] - 1, -1, -1)), return_counts=True)
+    return {format(int(v), f"0{bits.shape[1]}b"): int(c) for v, c in zip(values, counts, strict=True)}
 
 
 # --- set-up ---------------------------------------------------------------------------------------
