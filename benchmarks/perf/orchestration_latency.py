@@ -17,7 +17,8 @@ subprocess with the settings `serve` uses):
                 (`--latency-n`, default 100); p50/p95 of submit → result as the client sees it (both
                 sides share the same 5 ms polling loop).
   throughput    open loop: submit `--n` (default 500) as fast as one client can, then wait for all;
-                jobs/s = n / (last result − first submit).
+                jobs/s = n / (last result − first submit); `--rounds` (default 3) of every path in
+                turn, the median of each.
   22 qubits     a random depth-20 circuit, 1000 shots, end to end through the portal (submit → result
                 stored, by the worker's finish time; median of `--big-repeats`) against a direct
                 `qsimcirq.QSimSimulator.run` of the same circuit in this process with the same thread
@@ -356,6 +357,7 @@ def main() -> None:
     parser.add_argument("--big-repeats", type=int, default=9, help="22-qubit runs each way (median)")
     parser.add_argument("--big-qubits", type=int, default=22)
     parser.add_argument("--clients", type=int, default=1, help="concurrent submitting clients in the throughput run")
+    parser.add_argument("--rounds", type=int, default=3, help="throughput runs of each path, in turn (median)")
     parser.add_argument(
         "--batch", type=int, default=0, help="also measure (c): the throughput run through job_submit_batch, K a batch"
     )
@@ -383,14 +385,20 @@ def main() -> None:
         SUBMITTED.clear()
         lat_b = closed_loop(args.latency_n, portal, portal_done)
         breakdown = portal_breakdown(SUBMITTED)
-        thr_stock = open_loop(args.n, stock_submit, bare_done, args.clients)
-        thr_a = open_loop(args.n, bare_submit, bare_done, args.clients)
-        thr_b = open_loop(args.n, portal, portal_done, args.clients)
-        thr_c = None
+        # Rounds of every path in turn, the median of each: the machine's speed drifts by tens of per
+        # cent over a minute, and one run of each path apart left the ratios to that drift.
+        batches = portal_batch_submit(user, experiment)
         if args.batch > 0:
-            batches = portal_batch_submit(user, experiment)
             open_loop_batches(min(args.batch, 5), args.batch, batches, portal_done)  # warm-up
-            thr_c = open_loop_batches(args.n, args.batch, batches, portal_done, args.clients)
+        rounds: dict[str, list[float]] = {"stock": [], "bare": [], "portal": [], "batch": []}
+        for _ in range(args.rounds):
+            rounds["stock"].append(open_loop(args.n, stock_submit, bare_done, args.clients))
+            rounds["bare"].append(open_loop(args.n, bare_submit, bare_done, args.clients))
+            rounds["portal"].append(open_loop(args.n, portal, portal_done, args.clients))
+            if args.batch > 0:
+                rounds["batch"].append(open_loop_batches(args.n, args.batch, batches, portal_done, args.clients))
+        thr_stock, thr_a, thr_b = (statistics.median(rounds[k]) for k in ("stock", "bare", "portal"))
+        thr_c = statistics.median(rounds["batch"]) if args.batch > 0 else None
         big = big_job(user, experiment, args.big_repeats, args.big_qubits)
     finally:
         cluster.send_signal(signal.SIGTERM)  # the master stops its workers (signalled too, it hangs)
@@ -416,6 +424,8 @@ def main() -> None:
         "latency_ratio_p95": pct(lat_b, 0.95) / pct(lat_a, 0.95),
         "stock_latency_ratio_p50": pct(lat_b, 0.5) / pct(lat_stock, 0.5),
         "stock_latency_ratio_p95": pct(lat_b, 0.95) / pct(lat_stock, 0.95),
+        "rounds": args.rounds,
+        "throughput_rounds": {k: [round(v, 1) for v in values] for k, values in rounds.items() if values},
         "stock_jobs_per_s": thr_stock,
         "bare_jobs_per_s": thr_a,
         "portal_jobs_per_s": thr_b,
@@ -447,8 +457,9 @@ def main() -> None:
 def _report(r: dict[str, Any], breakdown: dict[str, float], big: dict[str, float], qubits: int) -> None:
     print(
         f"database {r['database']}; latency over {r['latency_n']} jobs, throughput over {r['n']} jobs "
-        f"from {r['clients']} client(s), DEBUG {'on' if r['debug'] else 'off'}"
+        f"from {r['clients']} client(s), median of {r['rounds']} rounds, DEBUG {'on' if r['debug'] else 'off'}"
     )
+    print("  rounds (jobs/s): " + "; ".join(f"{k} {v}" for k, v in r["throughput_rounds"].items()))
     for label, key in (
         ("(a0) stock django-q2 task", "stock"),
         ("(a) bare task, portal broker", "bare"),
