@@ -59,7 +59,7 @@ class Statement:
     data-modifying CTE per write, atomic by itself; elsewhere the writes in order, in a transaction.
 
         statement = Statement()
-        moved = statement.update(Job.objects.filter(pk=pk, status="running"), {"status": "succeeded"})
+        moved = statement.update_where(Job, {"pk": pk, "status": "running"}, {"status": "succeeded"})
         statement.insert(events, after=moved)
         changed = statement.run()[moved]
     """
@@ -73,16 +73,13 @@ class Statement:
         cluster's pusher, for the task rows of `hybridportal.broker`). Nothing elsewhere."""
         self._channels.append(channel)
 
-    def update(self, rows: QuerySet[Any], values: Mapping[str, Any], *, after: str | None = None) -> str:
-        """`rows.update(**values)`; its name, for `after` and `run`'s counts."""
-        return self._add("update", rows, dict(values), after)
-
     def update_where(
         self, model: type[Model], where: Mapping[str, Any], values: Mapping[str, Any], *, after: str | None = None
     ) -> str:
-        """`model.objects.filter(**where).update(**values)` where every condition is a field equal to a
-        value (`pk` for the key): on PostgreSQL its SQL is built once per shape and reused, instead of
-        compiled by the ORM for each call (a worker's result had two of them on every job's path)."""
+        """`model.objects.filter(**where).update(**values)`; its name, for `after` and `run`'s counts.
+        Where every condition is a field equal to a plain value (`pk` for the key), its SQL on
+        PostgreSQL is built once per shape and reused instead of compiled by the ORM for each call (a
+        worker's result has two on every job's path); anything else goes through the ORM."""
         return self._add("update", _Where(model, dict(where)), dict(values), after)
 
     def insert(self, new: Sequence[Model], *, after: str | None = None) -> str:
@@ -115,8 +112,7 @@ class Statement:
             if (after is not None and not counts[after]) or (kind == "insert" and not target):
                 counts[name] = 0
             elif kind == "update":
-                rows = target.queryset() if isinstance(target, _Where) else target
-                counts[name] = rows.update(**values)
+                counts[name] = target.queryset().update(**values)
             else:
                 counts[name] = len(type(target[0]).objects.bulk_create(target))
         return counts
@@ -133,7 +129,7 @@ class Statement:
         for name, kind, target, values, after in writes:
             sql, write_params = _update_sql(target, values) if kind == "update" else _insert_sql(target)
             if after is not None:
-                sql = _only_after(sql, kind == "update" and _has_where(target), after)
+                sql = _only_after(sql, kind == "update" and bool(target.where), after)
             ctes.append(f"{name} AS ({sql} RETURNING 1)")
             params.extend(write_params)
         selected = [f"(SELECT count(*) FROM {name})" for name, *_ in writes]  # noqa: S608 - own names
@@ -157,17 +153,12 @@ class _Where:
         return self.model._default_manager.filter(**self.where)
 
 
-def _has_where(target: QuerySet[Any] | _Where) -> bool:
-    return bool(target.where) if isinstance(target, _Where) else bool(target.query.where)
-
-
-def _update_sql(target: QuerySet[Any] | _Where, values: dict[str, Any]) -> tuple[str, list[Any]]:
-    if isinstance(target, _Where):
-        equalities = all("__" not in name for name in target.where)
-        if target.where and equalities and all(_plain(v) for v in (*values.values(), *target.where.values())):
-            return _update_where_sql(target, values)
-        target = target.queryset()  # an expression or an instance: as the ORM resolves it
-    query = target.query.chain(UpdateQuery)
+def _update_sql(target: _Where, values: dict[str, Any]) -> tuple[str, list[Any]]:
+    equalities = all("__" not in name for name in target.where)
+    if target.where and equalities and all(_plain(v) for v in (*values.values(), *target.where.values())):
+        return _update_where_sql(target, values)
+    # A lookup, an expression or an instance: as the ORM resolves it.
+    query = target.queryset().query.chain(UpdateQuery)
     query.add_update_values(values)
     sql, params = query.get_compiler(connection=connection).as_sql()
     return sql, list(params)
@@ -200,10 +191,11 @@ def _update_parts(
     set_fields = [(name, field(name)) for name in set_names]
     where_fields = [(name, field(name)) for name in where_names if name not in nulls]
     assignments = ", ".join(f"{qn(f.column)} = %s" for _, f in set_fields)
-    conditions = [f"{qn(table)}.{qn(f.column)} = %s" for table in [meta.db_table] for _, f in where_fields]
-    conditions += [f"{qn(meta.db_table)}.{qn(field(name).column)} IS NULL" for name in nulls]
+    table = qn(meta.db_table)
+    conditions = [f"{table}.{qn(f.column)} = %s" for _, f in where_fields]
+    conditions += [f"{table}.{qn(field(name).column)} IS NULL" for name in nulls]
     # Names come from the model's metadata; every value is a bound parameter.
-    sql = f"UPDATE {qn(meta.db_table)} SET {assignments} WHERE {' AND '.join(conditions)}"  # noqa: S608
+    sql = f"UPDATE {table} SET {assignments} WHERE {' AND '.join(conditions)}"  # noqa: S608
     return sql, set_fields, where_fields
 
 

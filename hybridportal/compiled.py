@@ -173,12 +173,17 @@ def _read(build: Callable[..., QuerySet[Any]], shape: Hashable, values: dict[str
     return reads[key]
 
 
-def _rows(read: _Read, values: dict[str, Any]) -> list[tuple[Any, ...]]:
+def _bound(read: _Read, values: dict[str, Any]) -> list[Any]:
+    """The read's parameters with the call's values in their slots."""
     params = list(read.params)
     for pos, name, index in read.slots:
         params[pos] = values[name] if index is None else values[name][index]
+    return params
+
+
+def _rows(read: _Read, values: dict[str, Any]) -> list[tuple[Any, ...]]:
     with read.compiler.connection.cursor() as cursor:
-        cursor.execute(read.sql, params)
+        cursor.execute(read.sql, _bound(read, values))
         return cursor.fetchall()
 
 

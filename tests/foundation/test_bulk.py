@@ -69,10 +69,10 @@ def test_a_write_after_one_that_changed_nothing_is_skipped(cast: Any) -> None:
     job = queued_job(cast)
     statement = bulk.Statement()
     nothing = statement.insert([])
-    moved = statement.update(Job.objects.filter(pk=job.pk, status=JobStatus.RUNNING), {"status": JobStatus.SUCCEEDED})
+    moved = statement.update_where(Job, {"pk": job.pk, "status": JobStatus.RUNNING}, {"status": JobStatus.SUCCEEDED})
     after_nothing = statement.insert([JobEvent(job=job, stage=Stage.PARSE)], after=nothing)
     after_moved = statement.insert([JobEvent(job=job, stage=Stage.EXECUTE)], after=moved)
-    kept = statement.update(Job.objects.filter(pk=job.pk), {"shots": 7})
+    kept = statement.update_where(Job, {"pk": job.pk}, {"shots": 7})
 
     assert statement.run() == {nothing: 0, moved: 0, after_nothing: 0, after_moved: 0, kept: 1}
     assert not JobEvent.objects.filter(job=job).exists() and Job.objects.get(pk=job.pk).shots == 7
@@ -122,3 +122,14 @@ def test_an_update_by_equal_fields_writes_what_the_orm_would(cast: Any) -> None:
     left = Job.objects.get(pk=second.pk)
     assert (left.status, left.counts) == (JobStatus.QUEUED, None)
     assert not JobEvent.objects.filter(job=second, stage=Stage.EXECUTE).exists()
+
+
+def test_an_update_with_a_lookup_or_an_expression_goes_through_the_orm(cast: Any) -> None:
+    from django.db.models import F
+
+    job = queued_job(cast, shots=10)
+    statement = bulk.Statement()
+    grown = statement.update_where(Job, {"pk": job.pk, "shots__gte": 5}, {"shots": F("shots") + 1})
+    left = statement.update_where(Job, {"pk": job.pk, "shots__gte": 50}, {"shots": 0})
+    assert statement.run() == {grown: 1, left: 0}
+    assert Job.objects.get(pk=job.pk).shots == 11

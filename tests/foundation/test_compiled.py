@@ -133,9 +133,7 @@ def test_a_prepared_run_record_read_keeps_to_its_partial_indexes(cast: Any) -> N
 
     (read,) = [r for r in compiled._cache.reads.values() if r is not None]
     values = {"s0_family": "bell", "s0_n_lo": 0, "s0_n_hi": 4, "s0_backends": ["qsim"], "s1_backends": ["qsim"]}
-    params = list(read.params)
-    for pos, name, index in read.slots:
-        params[pos] = values[name] if index is None else values[name][index]
+    params = compiled._bound(read, values)
     numbered = iter(range(1, len(params) + 1))
     statement = compiled._PLACEHOLDER.sub(lambda m: "%" if m.group() == "%%" else f"${next(numbered)}", read.sql)
     raw = connection.connection
