@@ -209,7 +209,14 @@ def test_a_hardware_cluster_gives_up_on_a_job_stuck_in_the_vendor_queue(cast: An
     assert job.result_meta["vendor"]["state"] == "queued"  # it was polled while it waited
     assert Hold.objects.get(job=job).status == HoldStatus.RELEASED
     assert JobEvent.objects.filter(job=job, to_status=JobStatus.FAILED, actor_label="worker").count() == 1
-    assert registry.get_adapter(job.backend).poll(job.remote_id).state is RemoteState.CANCELLED
+    # The worker asks the vendor to cancel just after it commits the failure the wait above saw.
+    vendor = registry.get_adapter(job.backend)
+
+    def cancelled() -> bool:
+        return vendor.poll(job.remote_id).state is RemoteState.CANCELLED
+
+    wait_for(cancelled, timeout=10, what="the vendor cancel", clusters=(cluster,))
+    assert vendor.poll(job.remote_id).state is RemoteState.CANCELLED
 
 
 def _free_port() -> int:
