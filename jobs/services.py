@@ -253,6 +253,34 @@ def _notify_approvers(job: Job, reasons: list[str], emails: list[str] | None = N
     )
 
 
+# A batch's digest lists this many jobs; the approvals page has them all.
+DIGEST_LISTED = 20
+
+
+def _notify_approvers_of_batch(waiting: Sequence[tuple[Job, list[str]]], emails: list[str]) -> None:
+    """One mail for a batch's jobs of one team awaiting sign-off (a sweep of 100 is one message, not
+    100): how many, their total estimate, the first DIGEST_LISTED with their reasons, and where to
+    decide."""
+    if len(waiting) == 1:
+        _notify_approvers(*waiting[0], emails)
+        return
+    first = waiting[0][0]
+    total = sum(int(job.estimate.get("cost_micros") or 0) for job, _ in waiting)
+    lines = [
+        f"- {job.family} job {str(job.pk)[:8]} on {job.backend} (tier {job.tier}), "
+        f"{format_money(job.estimate.get('cost_micros'))}: {'; '.join(reasons)}\n  {_job_url(job)}"
+        for job, reasons in waiting[:DIGEST_LISTED]
+    ]
+    if len(waiting) > DIGEST_LISTED:
+        lines.append(f"… and {len(waiting) - DIGEST_LISTED} more.")
+    _mail_later(
+        f"[Hybrid Portal] approval needed: {len(waiting)} jobs from {first.submitted_by}",
+        f"{first.submitted_by} submitted {len(waiting)} jobs in one batch that need your sign-off.\n"
+        f"Estimate in total: {format_money(total)}\n\n" + "\n".join(lines) + f"\n\nDecide at {reverse('approvals')}\n",
+        emails,
+    )
+
+
 def _notify_submitter(job: Job, decision: str, decided_by: AbstractBaseUser, comment: str) -> None:
     _mail_later(
         f"[Hybrid Portal] your job {str(job.pk)[:8]} was {decision}",
@@ -938,11 +966,14 @@ def _write(submission: _Submission, admitted: Sequence[_Admitted]) -> list[Job]:
     budget_services.holds_opened(holds)
     if tasks is None:  # the tasks go to another database's broker
         enqueue_queued(*queued)
-    waiting = [a for a in admitted if a.approval_reasons]
+    waiting = [(a.job, a.approval_reasons) for a in admitted if a.approval_reasons]
     if waiting:
-        _approvals_open_new([(a.job, a.approval_reasons) for a in waiting])
-        for a in waiting:
-            _notify_approvers(a.job, a.approval_reasons, submission.approver_emails(a.job))
+        _approvals_open_new(waiting)
+        by_team: dict[int, list[tuple[Job, list[str]]]] = {}
+        for job, reasons in waiting:
+            by_team.setdefault(job.team_id, []).append((job, reasons))
+        for team_waiting in by_team.values():
+            _notify_approvers_of_batch(team_waiting, submission.approver_emails(team_waiting[0][0]))
     return jobs
 
 

@@ -244,3 +244,43 @@ def test_a_sweep_takes_as_many_statements_for_fifty_jobs_as_for_ten(cast):
         assert fifty <= ten + 8
     assert ten < 20
     assert OrmQ.objects.count() == 61
+
+
+def test_approvers_get_one_mail_for_a_batch_of_jobs_awaiting_sign_off(
+    cast, monkeypatch, django_capture_on_commit_callbacks
+):
+    from django.core import mail
+
+    from jobs import services
+
+    monkeypatch.setattr(services, "DIGEST_LISTED", 2)
+    price("cirq", "20.00")  # above the 10.00 approval threshold
+    requests = [ghz(cast.qlab_experiment, n, backend="cirq") for n in (2, 3, 4)]
+    requests.append(ghz(cast.qlab_experiment, 3))  # free: queued, not in the mail
+
+    with django_capture_on_commit_callbacks(execute=True):
+        jobs = job_submit_batch(user=cast.alice, requests=requests).jobs
+
+    assert [j.status for j in jobs] == ["awaiting_approval"] * 3 + ["queued"]
+    assert Approval.objects.filter(job__in=jobs[:3], status="pending").count() == 3
+    [message] = [m for m in mail.outbox if "approval needed" in m.subject]  # (and a budget alert: 60 %)
+    assert message.to == ["bob@example.org"]
+    assert message.subject == "[Hybrid Portal] approval needed: 3 jobs from alice"
+    assert "Estimate in total: USD 60.00" in message.body
+    assert all(f"/jobs/{j.pk}/" in message.body for j in jobs[:2])  # the first two are listed
+    assert str(jobs[2].pk)[:8] not in message.body and "… and 1 more." in message.body
+    assert str(jobs[3].pk)[:8] not in message.body
+    assert "Decide at /approvals/" in message.body
+
+
+def test_a_batch_with_one_job_awaiting_sign_off_mails_as_a_single_submit_does(cast, django_capture_on_commit_callbacks):
+    from django.core import mail
+
+    price("cirq", "20.00")
+    requests = [ghz(cast.qlab_experiment, 3, backend="cirq"), ghz(cast.qlab_experiment, 3)]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        job = job_submit_batch(user=cast.alice, requests=requests).jobs[0]
+
+    [message] = [m for m in mail.outbox if "approval needed" in m.subject]
+    assert message.subject == f"[Hybrid Portal] approval needed: ghz job {str(job.pk)[:8]} on cirq"
