@@ -3,10 +3,14 @@
 What it measures, in one run, on one real `qcluster` (the interactive cluster, started here as a
 subprocess with the settings `serve` uses):
 
-  (a0) stock    a django-q2 task that runs a Bell circuit (1000 shots) on qsim, enqueued through
-                django-q2's stock ORM broker: the cluster finds it by its poll, as plain django-q2 does.
-  (a) bare      the same task enqueued with `async_task(..., cluster="interactive")`, i.e. through the
-                portal's broker (NOTIFY at commit on PostgreSQL): the floor any orchestration pays.
+  (a) stock     the issue's baseline: a bare django-q2 task that runs a Bell circuit (1000 shots) on
+                qsim, enqueued through django-q2's stock ORM broker, on the same cluster and settings.
+                The cluster finds it by its poll, as plain django-q2 does: `--poll` seconds (default
+                the portal's `Q_POLL`, 50 ms; django-q2's own default is 200 ms, and the issue's fastest
+                ORM figure is at 10 ms, where django-q2 polls the database 100 times a second).
+  (a') bare     the same task enqueued with `async_task(..., cluster="interactive")`, i.e. through the
+                portal's own broker (NOTIFY at commit on PostgreSQL): not plain django-q2, but the floor
+                that any orchestration on the portal's broker pays. Reported against, without a goal.
   (b) portal    the same Bell job through `jobs.services.job_submit` (validate, assemble, select,
                 hold, queue on commit) and the worker (`jobs.tasks.run_job`: claim, run, store, stage
                 timeline, settle): the path every user's job takes.
@@ -14,8 +18,8 @@ subprocess with the settings `serve` uses):
                 in batches of K (a notebook's parameter sweep), each batch one transaction.
 
   latency       closed loop: submit one, wait until the client can read its result, repeat
-                (`--latency-n`, default 100); p50/p95 of submit → result as the client sees it (both
-                sides share the same 5 ms polling loop).
+                (`--latency-n`, default 100, per path, the paths interleaved job by job); p50/p95 of
+                submit → result as the client sees it (every path shares the same 5 ms polling loop).
   throughput    open loop: submit `--n` (default 500) as fast as one client can, then wait for all;
                 jobs/s = n / (last result − first submit); `--rounds` (default 3) of every path in
                 turn, the median of each.
@@ -25,9 +29,9 @@ subprocess with the settings `serve` uses):
                 count, the two interleaved.
   cache hit     the same 22-qubit job submitted again without `no_cache`: served from the stored result.
 
-Goals: (b)/(a) p50 latency ≤ 1.3; (b)/(a) throughput ≥ 0.6 (both also reported against (a0); with
-`--batch K`, (c)'s throughput is reported against (a), (a0) and (b), without a goal);
-22-qubit end to end ≤ 1.05 × direct; cache hit ≤ 0.05 × the executed job.
+Goals (the issue's): (b)/(a) p50 latency ≤ 1.3; (b)/(a) throughput ≥ 0.6; 22-qubit end to end ≤ 1.05 ×
+direct; cache hit ≤ 0.05 × the executed job. The same ratios against (a') are printed without a goal;
+with `--batch K`, (c)'s throughput against (a), (a') and (b).
 
 It needs its own database (it migrates it and adds a "bench" team, user, budget and experiment), e.g.
 a dedicated PostgreSQL database:
@@ -123,11 +127,14 @@ def _seed() -> tuple[Any, Any]:
     return user, experiment
 
 
-def _start_cluster(log: Path) -> subprocess.Popen[bytes]:
+def _start_cluster(log: Path, poll: float) -> subprocess.Popen[bytes]:
+    """The interactive cluster, polling every `poll` seconds when idle: how soon it finds a stock
+    task (the portal's wake it at commit)."""
     from django.conf import settings
     from django.db import connection
 
     env = {**os.environ, "Q_CLUSTER_NAME": "interactive", "Q_LOG_LEVEL": "INFO", "SECRET_KEY": settings.SECRET_KEY}
+    env["Q_POLL"] = str(poll)
     env["HYBRIDPORTAL_VAR_DIR"] = str(settings.VAR_DIR)
     if connection.vendor == "postgresql":
         s = connection.settings_dict
@@ -237,12 +244,23 @@ def wait_done(ident: str, done: Callable[[list[str]], int], t0: float) -> None:
 
 def closed_loop(n: int, submit: Callable[[int], str], done: Callable[[list[str]], int]) -> list[float]:
     """Submit one, wait for its result, repeat; seconds from submit to a readable result."""
-    latencies = []
+    return closed_loops(n, {"path": (submit, done)})["path"]
+
+
+def closed_loops(
+    n: int, paths: dict[str, tuple[Callable[[int], str], Callable[[list[str]], int]]]
+) -> dict[str, list[float]]:
+    """`closed_loop` for several paths, interleaved job by job (the order rotating), so a slow spell
+    of the machine falls on every path alike instead of on whichever ran then."""
+    latencies: dict[str, list[float]] = {name: [] for name in paths}
+    names = list(paths)
     for i in range(n):
-        t0 = time.perf_counter()
-        ident = submit(i)
-        wait_done(ident, done, t0)
-        latencies.append(time.perf_counter() - t0)
+        for name in names[i % len(names) :] + names[: i % len(names)]:
+            submit, done = paths[name]
+            t0 = time.perf_counter()
+            ident = submit(i)
+            wait_done(ident, done, t0)
+            latencies[name].append(time.perf_counter() - t0)
     return latencies
 
 
@@ -361,6 +379,12 @@ def main() -> None:
     parser.add_argument(
         "--batch", type=int, default=0, help="also measure (c): the throughput run through job_submit_batch, K a batch"
     )
+    parser.add_argument(
+        "--poll",
+        type=float,
+        default=None,
+        help="seconds the idle cluster waits between looks for stock tasks (default: Q_POLL, as deployed)",
+    )
     parser.add_argument("--json", action="store_true", help="print only the JSON line")
     args = parser.parse_args()
 
@@ -372,7 +396,8 @@ def main() -> None:
     call_command("migrate", verbosity=0)
     user, experiment = _seed()
     log = Path(settings.VAR_DIR) / f"bench-qcluster-{uuid.uuid4().hex[:8]}.log"
-    cluster = _start_cluster(log)
+    poll = settings.Q_CLUSTER["poll"] if args.poll is None else args.poll
+    cluster = _start_cluster(log, poll)
 
     def portal(i: int) -> str:
         return portal_submit(user, portal_request(experiment))
@@ -380,10 +405,12 @@ def main() -> None:
     try:
         for submit, done in ((stock_submit, bare_done), (bare_submit, bare_done), (portal, portal_done)):
             closed_loop(5, submit, done)  # warm-up: every worker has imported and simulated once
-        lat_stock = closed_loop(args.latency_n, stock_submit, bare_done)
-        lat_a = closed_loop(args.latency_n, bare_submit, bare_done)
         SUBMITTED.clear()
-        lat_b = closed_loop(args.latency_n, portal, portal_done)
+        latencies = closed_loops(
+            args.latency_n,
+            {"stock": (stock_submit, bare_done), "bare": (bare_submit, bare_done), "portal": (portal, portal_done)},
+        )
+        lat_stock, lat_a, lat_b = latencies["stock"], latencies["bare"], latencies["portal"]
         breakdown = portal_breakdown(SUBMITTED)
         # Rounds of every path in turn, the median of each: the machine's speed drifts by tens of per
         # cent over a minute, and one run of each path apart left the ratios to that drift.
@@ -413,6 +440,7 @@ def main() -> None:
         "n": args.n,
         "latency_n": args.latency_n,
         "clients": args.clients,
+        "poll_s": poll,
         "stock_p50_ms": 1000 * pct(lat_stock, 0.5),
         "stock_p95_ms": 1000 * pct(lat_stock, 0.95),
         "bare_p50_ms": 1000 * pct(lat_a, 0.5),
@@ -457,12 +485,13 @@ def main() -> None:
 def _report(r: dict[str, Any], breakdown: dict[str, float], big: dict[str, float], qubits: int) -> None:
     print(
         f"database {r['database']}; latency over {r['latency_n']} jobs, throughput over {r['n']} jobs "
-        f"from {r['clients']} client(s), median of {r['rounds']} rounds, DEBUG {'on' if r['debug'] else 'off'}"
+        f"from {r['clients']} client(s), median of {r['rounds']} rounds, DEBUG {'on' if r['debug'] else 'off'}, "
+        f"the cluster polling every {r['poll_s'] * 1000:g} ms when idle"
     )
     print("  rounds (jobs/s): " + "; ".join(f"{k} {v}" for k, v in r["throughput_rounds"].items()))
     for label, key in (
-        ("(a0) stock django-q2 task", "stock"),
-        ("(a) bare task, portal broker", "bare"),
+        ("(a) bare django-q2 task", "stock"),
+        ("(a') bare task, portal broker", "bare"),
         ("(b) portal job", "portal"),
     ):
         print(
@@ -472,7 +501,7 @@ def _report(r: dict[str, Any], breakdown: dict[str, float], big: dict[str, float
     if "batch" in r:
         print(
             f"{'(c) portal jobs, batches of ' + str(r['batch']):<30} {'':>30}{r['portal_batch_jobs_per_s']:6.1f} jobs/s"
-            f"  (c)/(a) {r['batch_throughput_ratio']:.3f}, (c)/(a0) {r['batch_stock_throughput_ratio']:.3f}, "
+            f"  (c)/(a) {r['batch_stock_throughput_ratio']:.3f}, (c)/(a') {r['batch_throughput_ratio']:.3f}, "
             f"(c)/(b) {r['batch_vs_single_throughput']:.3f}"
         )
     print(
@@ -485,17 +514,21 @@ def _report(r: dict[str, Any], breakdown: dict[str, float], big: dict[str, float
         f"cache hit {big['cache_hit_seconds'] * 1000:.1f} ms"
     )
     goals = [
-        ("latency p50 (b)/(a)", r["latency_ratio_p50"], "≤ 1.3", r["latency_ratio_p50"] <= 1.3),
-        ("latency p95 (b)/(a)", r["latency_ratio_p95"], "≤ 1.3", r["latency_ratio_p95"] <= 1.3),
-        ("throughput (b)/(a)", r["throughput_ratio"], "≥ 0.6", r["throughput_ratio"] >= 0.6),
-        ("latency p50 (b)/(a0)", r["stock_latency_ratio_p50"], "≤ 1.3", r["stock_latency_ratio_p50"] <= 1.3),
-        ("latency p95 (b)/(a0)", r["stock_latency_ratio_p95"], "≤ 1.3", r["stock_latency_ratio_p95"] <= 1.3),
-        ("throughput (b)/(a0)", r["stock_throughput_ratio"], "≥ 0.6", r["stock_throughput_ratio"] >= 0.6),
+        ("latency p50 (b)/(a)", r["stock_latency_ratio_p50"], "≤ 1.3", r["stock_latency_ratio_p50"] <= 1.3),
+        ("latency p95 (b)/(a)", r["stock_latency_ratio_p95"], "≤ 1.3", r["stock_latency_ratio_p95"] <= 1.3),
+        ("throughput (b)/(a)", r["stock_throughput_ratio"], "≥ 0.6", r["stock_throughput_ratio"] >= 0.6),
         (f"{qubits}-qubit end to end / direct", r["big_ratio"], "≤ 1.05", r["big_ratio"] <= 1.05),
         ("cache hit / executed", r["cache_ratio"], "≤ 0.05", r["cache_ratio"] <= 0.05),
     ]
     for name, value, goal, ok in goals:
         print(f"  {name:<34} {value:7.3f}  goal {goal:<7} {'met' if ok else 'NOT met'}")
+    print("  against (a'), the portal's own broker (no goal):")
+    for name, key in (
+        ("latency p50 (b)/(a')", "latency_ratio_p50"),
+        ("latency p95 (b)/(a')", "latency_ratio_p95"),
+        ("throughput (b)/(a')", "throughput_ratio"),
+    ):
+        print(f"  {name:<34} {r[key]:7.3f}")
 
 
 if __name__ == "__main__":
