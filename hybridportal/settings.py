@@ -203,6 +203,8 @@ API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT", "120/min")
 
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "hybridportal@localhost")
+# The portal's address as its users reach it, for the links in its e-mails (empty: paths only).
+PORTAL_URL = os.environ.get("PORTAL_URL", "" if PRODUCTION else "http://127.0.0.1:8000").rstrip("/")
 
 CACHES = {
     "default": {

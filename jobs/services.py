@@ -232,8 +232,13 @@ def _mail_later(subject: str, body: str, recipients: list[str]) -> None:
     transaction.on_commit(send)
 
 
+def _link(name: str, *args: Any) -> str:
+    """A page's address for an e-mail: PORTAL_URL + its path."""
+    return settings.PORTAL_URL + reverse(name, args=args)
+
+
 def _job_url(job: Job) -> str:
-    return reverse("job_detail", args=[job.pk])
+    return _link("job_detail", job.pk)
 
 
 def _approver_emails(job: Job) -> list[str]:
@@ -276,7 +281,7 @@ def _notify_approvers_of_batch(waiting: Sequence[tuple[Job, list[str]]], emails:
     _mail_later(
         f"[Hybrid Portal] approval needed: {len(waiting)} jobs from {first.submitted_by}",
         f"{first.submitted_by} submitted {len(waiting)} jobs in one batch that need your sign-off.\n"
-        f"Estimate in total: {format_money(total)}\n\n" + "\n".join(lines) + f"\n\nDecide at {reverse('approvals')}\n",
+        f"Estimate in total: {format_money(total)}\n\n" + "\n".join(lines) + f"\n\nDecide at {_link('approvals')}\n",
         emails,
     )
 

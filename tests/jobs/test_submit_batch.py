@@ -270,7 +270,7 @@ def test_approvers_get_one_mail_for_a_batch_of_jobs_awaiting_sign_off(
     assert all(f"/jobs/{j.pk}/" in message.body for j in jobs[:2])  # the first two are listed
     assert str(jobs[2].pk)[:8] not in message.body and "… and 1 more." in message.body
     assert str(jobs[3].pk)[:8] not in message.body
-    assert "Decide at /approvals/" in message.body
+    assert "Decide at http://127.0.0.1:8000/approvals/" in message.body  # PORTAL_URL's default
 
 
 def test_a_batch_with_one_job_awaiting_sign_off_mails_as_a_single_submit_does(cast, django_capture_on_commit_callbacks):
