@@ -2,7 +2,8 @@
 
 Rules every function here keeps:
 
-* One `transaction.atomic()` per user action. Every status change goes through
+* One `transaction.atomic()` per user action (a submission whose writes are one statement, atomic by
+  itself, needs none: see `_writing`). Every status change goes through
   `jobs.lifecycle.transition` (a conditional UPDATE plus a JobEvent with actor and reason).
 * Controls lock the job row first (`select_for_update`, or the transition's UPDATE as the first write),
   then the approval, then the hold and the budget — one lock order, so two actions on the same job
@@ -26,7 +27,7 @@ import secrets
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -38,6 +39,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.urls import reverse
 from django.utils import timezone
+from django_q.conf import Conf as QConf
 
 from adapters import ir, registry
 from adapters.versions import sdk_versions
@@ -738,12 +740,15 @@ class _Claim:
 
 @contextmanager
 def _idempotent(*, user: AbstractBaseUser, key: str | None, body_sha256: str, route: str) -> Iterator[_Claim]:
-    """The submission's one transaction, with its Idempotency-Key (if any) claimed first; the answer
-    the submission leaves in the claim is stored with the key, for replays, as the block ends."""
+    """With an Idempotency-Key, the submission's one transaction, the key claimed first; the answer the
+    submission leaves in the claim is stored with the key, for replays, as the block ends. Without
+    one, the submission's writes take their own transaction (`_writing`)."""
+    if key is None:
+        yield _Claim()
+        return
     with transaction.atomic():
         claim = _Claim()
-        if key is not None:
-            claim.row, claim.replayed = _idempotency_begin(user=user, key=key, body_sha256=body_sha256, route=route)
+        claim.row, claim.replayed = _idempotency_begin(user=user, key=key, body_sha256=body_sha256, route=route)
         yield claim
         if claim.row is not None and not claim.replayed:
             claim.row.job, claim.row.response_status, claim.row.response_body = claim.job, 201, claim.body
@@ -795,7 +800,7 @@ def job_submit(
             )
         if seed is not None and not 0 <= seed < 2**63:
             raise Invalid("seed must be between 0 and 2^63 - 1", field="seed")
-        [job] = _submit(user=user, items=[(req, seed)], trace_id=trace_id, indexed=False)
+        [job] = _submit(user=user, items=[(req, seed)], trace_id=trace_id, indexed=False, keyed=claim.row is not None)
         claim.job, claim.body = job, _jsonable(render(job)) if render is not None else None
     _log_submitted([job])
     return SubmitResult(job=job, replayed=False, body=claim.body, status_code=201)
@@ -837,7 +842,9 @@ def job_submit_batch(
     with _idempotent(user=user, key=idempotency_key, body_sha256=body_sha, route=JOBS_BATCH_ROUTE) as claim:
         if claim.replayed:
             return _batch_replay(claim.row)
-        jobs = _submit(user=user, items=[(req, None) for req in reqs], trace_id=trace_id, indexed=True)
+        jobs = _submit(
+            user=user, items=[(req, None) for req in reqs], trace_id=trace_id, indexed=True, keyed=claim.row is not None
+        )
         claim.body = {"jobs": [_jsonable(render(job)) if render is not None else {"id": str(job.pk)} for job in jobs]}
     _log_submitted(jobs)
     return BatchSubmitResult(jobs=jobs, replayed=False, body=claim.body, status_code=201)
@@ -875,10 +882,15 @@ def _naming_item(index: int | None) -> Iterator[None]:
 
 
 def _submit(
-    *, user: AbstractBaseUser, items: Sequence[tuple[JobRequest, int | None]], trace_id: str, indexed: bool
+    *,
+    user: AbstractBaseUser,
+    items: Sequence[tuple[JobRequest, int | None]],
+    trace_id: str,
+    indexed: bool,
+    keyed: bool = False,
 ) -> list[Job]:
-    """Jobs for (request, seed) items — one for `job_submit`, many for `job_submit_batch` — in the
-    caller's transaction, in three steps:
+    """Jobs for (request, seed) items — one for `job_submit`, many for `job_submit_batch` — in three
+    steps, the writes in one transaction (`_writing`; `keyed`: the Idempotency-Key's, then its own):
 
     1. every request is validated, assembled and given a backend (`_draft`); a batch then reads the
        cache for all of them in one query;
@@ -887,8 +899,8 @@ def _submit(
     3. each table is written once for all the jobs (`_write`).
 
     Lookups (experiments, classes, budgets, prices, run records) are read once per distinct question.
-    A refusal raises the ServiceError of its job (`indexed`: named `jobs[i]…`); the caller's rollback
-    takes back what earlier jobs reserved. A seed of None is derived from the job's id."""
+    A refusal raises the ServiceError of its job (`indexed`: named `jobs[i]…`); the rollback takes back
+    what earlier jobs reserved. A seed of None is derived from the job's id."""
     submission = _Submission(user, single=len(items) == 1)
     job_ids = [uuid.uuid4() for _ in items]
     plans: list[_Plan] = []
@@ -899,11 +911,35 @@ def _submit(
                 plans.append(_draft(submission, req, seed=seed_for(job_id) if seed is None else seed))
         if len(plans) > 1:
             submission.read_cached(plans)
-        for index, (plan, job_id) in enumerate(zip(plans, job_ids, strict=True)):
-            with _naming_item(index if indexed else None):
-                _settle(submission, plan)
-                admitted.append(_admit(submission, plan, job_id=job_id, trace_id=trace_id))
-    return _write(submission, admitted)
+        else:  # one job's checks only read: settled first, they say whether its writes are one statement
+            with _naming_item(0 if indexed else None):
+                _settle(submission, plans[0])
+        with nullcontext() if keyed else _writing(plans):
+            for index, (plan, job_id) in enumerate(zip(plans, job_ids, strict=True)):
+                with _naming_item(index if indexed else None):
+                    if len(plans) > 1:  # in request order: a job's checks weigh what earlier ones reserved
+                        _settle(submission, plan)
+                    admitted.append(_admit(submission, plan, job_id=job_id, trace_id=trace_id))
+            return _write(submission, admitted)
+
+
+def _writing(plans: Sequence[_Plan]) -> AbstractContextManager[Any]:
+    """The transaction a submission's writes take (its reads need none: each sees what is committed,
+    as in a READ COMMITTED transaction). None where the writes are ONE statement, atomic by itself, and
+    nothing else: on PostgreSQL, a single job that reserves no money (free, or served from the cache)
+    and waits for no sign-off, its task on this database's broker — most jobs, simulator-first. Its
+    BEGIN and COMMIT were two of such a submission's eight round trips. Inside a caller's transaction,
+    a savepoint, so that a refusal takes back only the submission's own writes."""
+    plan = plans[0] if len(plans) == 1 else None
+    one_statement = (
+        not connection.in_atomic_block
+        and connection.vendor == "postgresql"
+        and plan is not None
+        and plan.cost_micros == 0
+        and not plan.approval_reasons
+        and connection.alias == QConf.ORM
+    )
+    return nullcontext() if one_statement else transaction.atomic()
 
 
 def _admit(submission: _Submission, plan: _Plan, *, job_id: uuid.UUID, trace_id: str) -> _Admitted:
