@@ -39,7 +39,6 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.urls import reverse
 from django.utils import timezone
-from django_q.conf import Conf as QConf
 
 from adapters import ir, registry
 from adapters.versions import sdk_versions
@@ -750,7 +749,7 @@ def _idempotent(*, user: AbstractBaseUser, key: str | None, body_sha256: str, ro
         claim = _Claim()
         claim.row, claim.replayed = _idempotency_begin(user=user, key=key, body_sha256=body_sha256, route=route)
         yield claim
-        if claim.row is not None and not claim.replayed:
+        if not claim.replayed:
             claim.row.job, claim.row.response_status, claim.row.response_body = claim.job, 201, claim.body
             claim.row.save(update_fields=["job", "response_status", "response_body"])
 
@@ -930,6 +929,8 @@ def _writing(plans: Sequence[_Plan]) -> AbstractContextManager[Any]:
     and waits for no sign-off, its task on this database's broker — most jobs, simulator-first. Its
     BEGIN and COMMIT were two of such a submission's eight round trips. Inside a caller's transaction,
     a savepoint, so that a refusal takes back only the submission's own writes."""
+    from jobs.tasks import tasks_in_jobs_database  # at call time, as in `_write`
+
     plan = plans[0] if len(plans) == 1 else None
     one_statement = (
         not connection.in_atomic_block
@@ -937,7 +938,7 @@ def _writing(plans: Sequence[_Plan]) -> AbstractContextManager[Any]:
         and plan is not None
         and plan.cost_micros == 0
         and not plan.approval_reasons
-        and connection.alias == QConf.ORM
+        and tasks_in_jobs_database()
     )
     return nullcontext() if one_statement else transaction.atomic()
 

@@ -206,7 +206,7 @@ def enqueue_job(job_id: object, *, run_at: datetime | None = None, job: Job | No
     if job is None:
         job = Job.objects.only("id", "tier", "priority").get(pk=job_id)
     func, cluster = _job_task(job)
-    if Conf.ORM != DEFAULT_DB_ALIAS and not transaction.get_autocommit():
+    if not tasks_in_jobs_database() and not transaction.get_autocommit():
         transaction.on_commit(lambda: _enqueue(func, str(job.pk), cluster=cluster, run_at=run_at))
         return None
     return _enqueue(func, str(job.pk), cluster=cluster, run_at=run_at)
@@ -226,11 +226,17 @@ def enqueue_jobs(jobs: Sequence[Job]) -> None:
     statement.run()
 
 
+def tasks_in_jobs_database() -> bool:
+    """Whether the ORM broker's task rows live in the jobs' database: a job's task can then be written
+    with the job, in its transaction or statement."""
+    return Conf.ORM == DEFAULT_DB_ALIAS
+
+
 def task_rows(jobs: Sequence[Job]) -> list[OrmQ] | None:
     """The ORM broker's rows (signed payloads, due now) that queue these just-queued jobs' tasks, for a
     caller that writes them with other rows in its transaction (`queue_tasks`); None where the tasks
     do not go to this database's ORM broker (then `enqueue_jobs`)."""
-    if Conf.ORM != DEFAULT_DB_ALIAS:
+    if not tasks_in_jobs_database():
         return None
     brokers: dict[str, _BatchBroker] = {}
     for job in jobs:
