@@ -188,7 +188,10 @@ def experiment_get_for_user(user: AbstractBaseUser, experiment_id: object) -> Ex
         pk = int(experiment_id)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         pk = None
-    found = compiled.instances(_experiment_of_user, user_id=user.pk, pk=pk) if pk and user.is_authenticated else []
+    # An id beyond the key column (a 64-bit BigAutoField) names no experiment. The ORM would drop such a
+    # comparison; a compiled read binds it as given, and SQLite's driver raises on it.
+    readable = pk is not None and 0 < pk < 2**63 and user.is_authenticated
+    found = compiled.instances(_experiment_of_user, user_id=user.pk, pk=pk) if readable else []
     if not found:
         raise NotFound(f"experiment {experiment_id} not found", field="experiment")
     return found[0]

@@ -245,6 +245,14 @@ def test_quote_shows_the_price_of_a_job_the_budget_cannot_cover(cast):
     assert Job.objects.count() == 0
 
 
+@pytest.mark.parametrize("experiment", [0, -1, 2**63, 36893488147419103231])
+def test_an_experiment_id_outside_the_key_range_is_not_found(cast, experiment):
+    # 36893488147419103231 (2^65 - 1) is what schemathesis sent: SQLite's driver raised on it (a 500).
+    with pytest.raises(NotFound) as err:
+        job_quote(user=cast.alice, request={**ghz(cast.qlab_experiment), "experiment": experiment})
+    assert err.value.field == "experiment"
+
+
 def test_a_non_member_cannot_submit(cast):
     from tests import factories
 
