@@ -3,7 +3,9 @@
     python3.11 -m hybridportal.dev start   # install, migrate, seed demo data, serve web + workers
     python3.11 -m hybridportal.dev test    # install, lint, run every test
 
-Installs the pinned, hashed lock file into .venv (again only when the lock file changed).
+Installs a pinned, hashed lock file into .venv (again only when that lock file changed): `start` the
+runtime lock (requirements.lock), `test` the development lock (requirements-dev.lock: the same runtime
+pins plus the test and lint tools).
 The browser tests drive Debian's chromium; `test` installs it with apt-get when it is missing.
 """
 
@@ -20,8 +22,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 VENV = ROOT / ".venv"
 PYTHON = VENV / "bin" / "python"
-LOCK = ROOT / "requirements.lock"
-STAMP = VENV / ".lock-sha256"
+RUNTIME_LOCK = ROOT / "requirements.lock"
+DEV_LOCK = ROOT / "requirements-dev.lock"
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
 
 
@@ -33,18 +35,19 @@ def run(*args: str | Path, env: dict[str, str] | None = None) -> None:
     subprocess.run([str(a) for a in args], cwd=ROOT, check=True, env=env)
 
 
-def ensure_venv() -> None:
+def ensure_venv(lock: Path) -> None:
     if sys.version_info < (3, 11):  # noqa: UP036 - this file runs before the venv exists
         sys.exit(f"Python 3.11 or newer is needed, this is {sys.version.split()[0]}")
     if not PYTHON.exists():
         say(f"creating {VENV.name}/ with Python {sys.version.split()[0]}")
         venv.EnvBuilder(with_pip=True, clear=True).create(VENV)
-    digest = hashlib.sha256(LOCK.read_bytes()).hexdigest()
-    if STAMP.exists() and STAMP.read_text() == digest:
+    stamp = VENV / f".{lock.name}-sha256"
+    digest = hashlib.sha256(lock.read_bytes()).hexdigest()
+    if stamp.exists() and stamp.read_text() == digest:
         return
-    say("installing the pinned dependencies from requirements.lock (first run: a few minutes)")
-    run(PYTHON, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--require-hashes", "-r", LOCK)
-    STAMP.write_text(digest)
+    say(f"installing the pinned dependencies from {lock.name} (first run: a few minutes)")
+    run(PYTHON, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--require-hashes", "-r", lock)
+    stamp.write_text(digest)
 
 
 def ensure_chromium() -> None:
@@ -68,7 +71,7 @@ def manage(*args: str) -> None:
 
 
 def start(extra: list[str]) -> None:
-    ensure_venv()
+    ensure_venv(RUNTIME_LOCK)
     say("migrating the database")
     manage("migrate", "--no-input", "-v", "0")
     manage("createcachetable")
@@ -81,7 +84,7 @@ def start(extra: list[str]) -> None:
 
 
 def test(extra: list[str]) -> None:
-    ensure_venv()
+    ensure_venv(DEV_LOCK)
     ensure_chromium()
     say("ruff")
     run(PYTHON, "-m", "ruff", "check", ".")
