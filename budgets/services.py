@@ -33,6 +33,7 @@ from budgets.models import (
     LedgerKind,
     Period,
     Team,
+    tier_text,
 )
 from budgets.money import format_money
 from hybridportal import bulk
@@ -211,31 +212,18 @@ def token_revoke(*, token: ApiToken, actor: AbstractBaseUser) -> bool:
 
 
 # --- approval rules -------------------------------------------------------------------------------
-TIER_NAMES = {0: "local simulator", 1: "scaled simulator", 2: "noisy simulator", 3: "hardware"}
-
-
 def approval_reasons(*, budget: Budget, experiment_class: ExperimentClass, tier: int, cost_micros: int) -> list[str]:
-    """Why a job needs a second person's sign-off; empty when it does not. Pure: reads, writes nothing.
-
-    A threshold of 0 means every job that costs anything needs sign-off (free jobs never do).
-    """
-    reasons = []
-    if cost_micros > budget.approval_threshold_micros:
-        reasons.append(
-            f"estimate {format_money(cost_micros)} above the approval threshold "
-            f"{format_money(budget.approval_threshold_micros)}"
-        )
-    if tier >= experiment_class.approval_tier:
-        reasons.append(f"tier {tier} ({TIER_NAMES.get(tier, 'tier')}) needs sign-off in {experiment_class.name}")
-    return reasons
+    """Why a job needs a second person's sign-off; empty when it does not (`Budget.approval_reasons`)."""
+    if budget.experiment_class_id == experiment_class.pk:
+        budget.experiment_class = experiment_class  # already read: the rule needs its approval tier
+    return budget.approval_reasons(cost_micros, tier)
 
 
 def check_tier_allowed(*, budget: Budget, tier: int) -> None:
     """Refuse a backend tier above what this budget allows (Forbidden, field "max_tier")."""
-    if tier > budget.max_tier:
+    if not budget.allows_tier(tier):
         raise Forbidden(
-            f"tier {tier} ({TIER_NAMES.get(tier, 'tier')}) is above the highest tier this budget allows "
-            f"({budget.max_tier}, {TIER_NAMES.get(budget.max_tier, 'tier')})",
+            f"tier {tier_text(tier)} is above the highest tier this budget allows ({tier_text(budget.max_tier)})",
             field="max_tier",
             code="tier_not_allowed",
             detail={"tier": tier, "max_tier": budget.max_tier},
