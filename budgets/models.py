@@ -127,10 +127,8 @@ class Budget(models.Model):
 
     def tier_refusal(self, tier: int) -> str:
         """Why a job at `tier` may not run on this budget (for a tier it does not allow)."""
-        return (
-            f"tier {tier_text(tier)} is above the highest tier the {self.label} budget allows "
-            f"({tier_text(self.max_tier)})"
-        )
+        highest = tier_text(self.max_tier)
+        return f"tier {tier_text(tier)} is above tier {highest}, the highest the {self.label} budget allows"
 
     def approval_reasons(self, cost_micros: int, tier: int) -> list[str]:
         """Why a job of this cost and tier needs a second person's sign-off under the budget's rules as

@@ -91,7 +91,7 @@ def budget_set(
     *,
     team: Team,
     experiment_class: ExperimentClass,
-    limit_micros: int,
+    limit_micros: int | None,
     period: str | None = None,
     approval_threshold_micros: int | None = None,
     max_tier: int | None = None,
@@ -100,8 +100,9 @@ def budget_set(
     """Create or change a budget's limit and rules; the change goes to the ledger and the audit trail.
 
     A limit below what is already spent + reserved is refused (the CHECK constraint would be broken).
+    `limit_micros=None` keeps an existing budget's limit (a change of its rules only).
     """
-    if limit_micros < 0:
+    if limit_micros is not None and limit_micros < 0:
         raise ValueError("limit must not be negative")
     if max_tier is not None and not 0 <= max_tier <= 3:
         raise ValueError("max_tier must be between 0 and 3")
@@ -114,6 +115,10 @@ def budget_set(
                 "period_start": period_start_for(period or Period.MONTHLY),
             },
         )
+        if limit_micros is None:
+            if created:
+                raise ValueError(f"a limit is required: {team.slug} has no budget for {experiment_class.slug} yet")
+            limit_micros = budget.limit_micros
         used = budget.spent_micros + budget.reserved_micros
         if limit_micros < used:
             raise ValueError(
