@@ -298,3 +298,18 @@ class AuditEvent(models.Model):
         if self.pk is not None:
             raise ValueError("audit events are append-only")
         super().save(*args, **kwargs)
+
+
+class ApiRateWindow(models.Model):
+    """One API caller's current rate-limit window: when it began and how many requests it let through.
+
+    Counted by conditional UPDATEs (`budgets.rate_limits`), so requests racing on any number of web
+    processes never let more than the limit through; one row per caller, reused window after window.
+    """
+
+    key = models.CharField(max_length=64, unique=True)  # "token:12", or "user:3" for a browser session
+    started_at = models.DateTimeField()
+    count = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.count} since {self.started_at:%H:%M:%S}"
