@@ -82,7 +82,7 @@ def test_a_job_the_lowered_tier_cap_rules_out_is_flagged_and_refused_in_place(bo
 
     inbox = bob_client.get(reverse("approvals")).content.decode()
     row = inbox.split(f'id="approval-{hardware_job.id}"')[1].split("</tr>")[0]
-    assert "Cannot be approved as it stands" in row and "tier 3 (hardware) is above tier 2" in row
+    assert "Cannot be approved as it stands:" in row and "tier 3 (hardware) is above tier 2" in row
 
     url = reverse("approval_decide", args=[hardware_job.id])
     refused = bob_client.post(url, {"decision": "approve"}, **HTMX).content.decode()
