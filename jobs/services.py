@@ -1461,7 +1461,7 @@ def approval_decide(
             raise _illegal(job.pk, "approved" if decision == "approve" else "rejected")
         job.refresh_from_db()
         _notify_submitter(job, "approved" if decision == "approve" else "rejected", user, comment)
-        _audit(f"job.{decision}", user=user, job=job, comment=comment, changes=changes)
+        _audit(f"job.{decision}", user=user, job=job, comment=comment, changes=changes, reasons=reasons)
     return job
 
 
