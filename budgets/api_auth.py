@@ -17,12 +17,10 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import DatabaseError
 from django.http import HttpRequest
 from ninja.errors import AuthenticationError
 from ninja.security import HttpBearer
@@ -31,6 +29,7 @@ from ninja.throttling import SimpleRateThrottle
 from ninja.utils import check_csrf
 
 from budgets.errors import Forbidden
+from budgets.rate_limits import rate_limit_hit
 from budgets.services import audit_record, token_authenticate
 
 logger = logging.getLogger(__name__)
@@ -114,11 +113,11 @@ APPROVE = scoped("approve")
 class TokenRateThrottle(SimpleRateThrottle):
     """`settings.API_RATE_LIMIT` requests (e.g. "120/min") per token, or per user for a session.
 
-    Runs after authentication, so anonymous requests never reach it (they get 401). The window lives
-    in Django's cache (the database cache in production, shared by every web process). The rate is
-    re-read on each request so a settings change applies without rebuilding the API, and nothing
-    request-specific is kept on the shared instance except in a thread-local (the live server and
-    threaded WSGI servers run requests side by side).
+    Runs after authentication, so anonymous requests never reach it (they get 401). The count lives in
+    the database (`budgets.rate_limits`), exact under concurrent requests on every web process. The
+    rate is re-read on each request so a settings change applies without rebuilding the API, and
+    nothing request-specific is kept on the shared instance except in a thread-local (the live server
+    and threaded WSGI servers run requests side by side).
     """
 
     scope = "api"
@@ -137,19 +136,9 @@ class TokenRateThrottle(SimpleRateThrottle):
         if rate is None or key is None:
             return True
         limit, duration = self.parse_rate(rate)
-        now = time.time()
-        try:
-            history = [t for t in self.cache.get(key, []) if t > now - duration]
-            if len(history) >= limit:
-                # The oldest request in the window leaves it first.
-                self._local.wait = max(history[-1] + duration - now, 1.0)
-                return False
-            self.cache.set(key, [now, *history], duration)
-        except DatabaseError:
-            # No cache table (`manage.py createcachetable` not run) must not take the whole API down:
-            # serve the request unthrottled and say so in the log.
-            logger.warning("API rate limit skipped: the cache is unavailable", exc_info=True)
-        return True
+        wait = rate_limit_hit(key=key, limit=limit, window_seconds=duration)
+        self._local.wait = max(wait, 1.0)
+        return not wait
 
     def wait(self) -> float | None:
         return getattr(self._local, "wait", None)
@@ -162,4 +151,4 @@ class TokenRateThrottle(SimpleRateThrottle):
             ident = f"user:{request.user.pk}"
         else:
             return None
-        return self.cache_format % {"scope": self.scope, "ident": ident}
+        return ident

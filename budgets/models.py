@@ -11,6 +11,15 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
+from budgets.money import format_money
+
+TIER_NAMES = {0: "local simulator", 1: "scaled simulator", 2: "noisy simulator", 3: "hardware"}
+
+
+def tier_text(tier: int) -> str:
+    """'3 (hardware)': a tier as a researcher reads it."""
+    return f"{tier} ({TIER_NAMES.get(tier, 'tier')})"
+
 
 class Role(models.TextChoices):
     RESEARCHER = "researcher", "Researcher"
@@ -107,6 +116,33 @@ class Budget(models.Model):
     @property
     def remaining_micros(self) -> int:
         return self.limit_micros - self.spent_micros - self.reserved_micros
+
+    @property
+    def label(self) -> str:
+        """'qlab / executive_demo': how errors name a budget."""
+        return f"{self.team.slug} / {self.experiment_class.slug}"
+
+    def allows_tier(self, tier: int | None) -> bool:
+        return (tier or 0) <= self.max_tier
+
+    def tier_refusal(self, tier: int) -> str:
+        """Why a job at `tier` may not run on this budget (for a tier it does not allow)."""
+        highest = tier_text(self.max_tier)
+        return f"tier {tier_text(tier)} is above tier {highest}, the highest the {self.label} budget allows"
+
+    def approval_reasons(self, cost_micros: int, tier: int) -> list[str]:
+        """Why a job of this cost and tier needs a second person's sign-off under the budget's rules as
+        they are now; empty when it needs none. A threshold of 0 means every job that costs anything
+        needs sign-off (free jobs never do)."""
+        reasons = []
+        if cost_micros > self.approval_threshold_micros:
+            reasons.append(
+                f"estimate {format_money(cost_micros)} above the approval threshold "
+                f"{format_money(self.approval_threshold_micros)}"
+            )
+        if tier >= self.experiment_class.approval_tier:
+            reasons.append(f"tier {tier_text(tier)} needs sign-off in {self.experiment_class.name}")
+        return reasons
 
 
 class HoldStatus(models.TextChoices):
@@ -262,3 +298,18 @@ class AuditEvent(models.Model):
         if self.pk is not None:
             raise ValueError("audit events are append-only")
         super().save(*args, **kwargs)
+
+
+class ApiRateWindow(models.Model):
+    """One API caller's current rate-limit window: when it began and how many requests it let through.
+
+    Counted by conditional UPDATEs (`budgets.rate_limits`), so requests racing on any number of web
+    processes never let more than the limit through; one row per caller, reused window after window.
+    """
+
+    key = models.CharField(max_length=64, unique=True)  # "token:12", or "user:3" for a browser session
+    started_at = models.DateTimeField()
+    count = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.count} since {self.started_at:%H:%M:%S}"

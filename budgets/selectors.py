@@ -44,7 +44,12 @@ def membership_for(user: AbstractBaseUser, team: Team) -> Membership | None:
 
 
 def budget_for(*, team: Team, experiment_class: ExperimentClass) -> Budget | None:
-    found = compiled.instances(_budget_of, team_id=team.pk, class_id=experiment_class.pk)
+    return budget_for_ids(team_id=team.pk, experiment_class_id=experiment_class.pk)
+
+
+def budget_for_ids(*, team_id: int, experiment_class_id: int) -> Budget | None:
+    """`budget_for` by ids, for a caller holding a job row without its team and class."""
+    found = compiled.instances(_budget_of, team_id=team_id, class_id=experiment_class_id)
     return found[0] if found else None
 
 

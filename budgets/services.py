@@ -33,6 +33,7 @@ from budgets.models import (
     LedgerKind,
     Period,
     Team,
+    tier_text,
 )
 from budgets.money import format_money
 from hybridportal import bulk
@@ -90,7 +91,7 @@ def budget_set(
     *,
     team: Team,
     experiment_class: ExperimentClass,
-    limit_micros: int,
+    limit_micros: int | None,
     period: str | None = None,
     approval_threshold_micros: int | None = None,
     max_tier: int | None = None,
@@ -99,8 +100,9 @@ def budget_set(
     """Create or change a budget's limit and rules; the change goes to the ledger and the audit trail.
 
     A limit below what is already spent + reserved is refused (the CHECK constraint would be broken).
+    `limit_micros=None` keeps an existing budget's limit (a change of its rules only).
     """
-    if limit_micros < 0:
+    if limit_micros is not None and limit_micros < 0:
         raise ValueError("limit must not be negative")
     if max_tier is not None and not 0 <= max_tier <= 3:
         raise ValueError("max_tier must be between 0 and 3")
@@ -113,6 +115,10 @@ def budget_set(
                 "period_start": period_start_for(period or Period.MONTHLY),
             },
         )
+        if limit_micros is None:
+            if created:
+                raise ValueError(f"a limit is required: {team.slug} has no budget for {experiment_class.slug} yet")
+            limit_micros = budget.limit_micros
         used = budget.spent_micros + budget.reserved_micros
         if limit_micros < used:
             raise ValueError(
@@ -211,31 +217,18 @@ def token_revoke(*, token: ApiToken, actor: AbstractBaseUser) -> bool:
 
 
 # --- approval rules -------------------------------------------------------------------------------
-TIER_NAMES = {0: "local simulator", 1: "scaled simulator", 2: "noisy simulator", 3: "hardware"}
-
-
 def approval_reasons(*, budget: Budget, experiment_class: ExperimentClass, tier: int, cost_micros: int) -> list[str]:
-    """Why a job needs a second person's sign-off; empty when it does not. Pure: reads, writes nothing.
-
-    A threshold of 0 means every job that costs anything needs sign-off (free jobs never do).
-    """
-    reasons = []
-    if cost_micros > budget.approval_threshold_micros:
-        reasons.append(
-            f"estimate {format_money(cost_micros)} above the approval threshold "
-            f"{format_money(budget.approval_threshold_micros)}"
-        )
-    if tier >= experiment_class.approval_tier:
-        reasons.append(f"tier {tier} ({TIER_NAMES.get(tier, 'tier')}) needs sign-off in {experiment_class.name}")
-    return reasons
+    """Why a job needs a second person's sign-off; empty when it does not (`Budget.approval_reasons`)."""
+    if budget.experiment_class_id == experiment_class.pk:
+        budget.experiment_class = experiment_class  # already read: the rule needs its approval tier
+    return budget.approval_reasons(cost_micros, tier)
 
 
 def check_tier_allowed(*, budget: Budget, tier: int) -> None:
     """Refuse a backend tier above what this budget allows (Forbidden, field "max_tier")."""
-    if tier > budget.max_tier:
+    if not budget.allows_tier(tier):
         raise Forbidden(
-            f"tier {tier} ({TIER_NAMES.get(tier, 'tier')}) is above the highest tier this budget allows "
-            f"({budget.max_tier}, {TIER_NAMES.get(budget.max_tier, 'tier')})",
+            f"tier {tier_text(tier)} is above the highest tier this budget allows ({tier_text(budget.max_tier)})",
             field="max_tier",
             code="tier_not_allowed",
             detail={"tier": tier, "max_tier": budget.max_tier},

@@ -170,7 +170,10 @@ def list_approvals(request: HttpRequest) -> object:
 
 @router.post("/approvals/{uuid:job_id}/approve", response=LIFECYCLE_RESPONSES, auth=APPROVE, tags=["approvals"])
 def approve_job(request: HttpRequest, job_id: uuid.UUID, payload: DecisionIn = Body(None)) -> Job:  # noqa: B008
-    """Sign off a job (optionally on another backend or with other shots); it is queued."""
+    """Sign off a job (optionally on another backend or with other shots); it is queued. The job is
+    checked against its budget as it is now: 422 `tier_not_allowed` when the budget's tier cap was
+    lowered below its backend (`detail.suggested_backend` is one within the cap to approve it on, or
+    reject it), 422 `budget_exceeded` naming the budget when its money no longer fits."""
     payload = payload or DecisionIn()
     return services.approval_decide(
         user=request.user,

@@ -48,7 +48,7 @@ from budgets.errors import BudgetExceeded, Conflict, Forbidden, Invalid, NotFoun
 from budgets.models import Budget, ExperimentClass, Hold, HoldStatus, Membership
 from budgets.money import format_money, from_micros, to_micros
 from hybridportal import bulk
-from jobs import lifecycle, policy, selectors
+from jobs import approvals, lifecycle, policy, selectors
 from jobs.contract import ContractError, JobRequest, ParsedJob, parse_job_request, resolve_job_request
 from jobs.lifecycle import transition
 from jobs.models import (
@@ -1010,7 +1010,7 @@ def _write(submission: _Submission, admitted: Sequence[_Admitted]) -> list[Job]:
         enqueue_queued(*queued)
     waiting = [(a.job, a.approval_reasons) for a in admitted if a.approval_reasons]
     if waiting:
-        _approvals_open_new(waiting)
+        approvals.approvals_open_new(waiting)
         by_team: dict[int, list[tuple[Job, list[str]]]] = {}
         for job, reasons in waiting:
             by_team.setdefault(job.team_id, []).append((job, reasons))
@@ -1161,7 +1161,7 @@ def _gate(
         )
         if not moved:
             raise _illegal(job.pk, "sent for approval")
-        _approval_open(job=job, reasons=reasons)
+        approvals.approval_open(job=job, reasons=reasons)
         _notify_approvers(job, reasons)
     else:
         moved = transition(
@@ -1179,53 +1179,6 @@ def _gate(
         if not moved:
             raise _illegal(job.pk, "queued")
         enqueue_queued(job)
-
-
-def _approval_ttl() -> timedelta:
-    return timedelta(hours=float(getattr(settings, "HYBRIDPORTAL_APPROVAL_TTL_HOURS", 72)))
-
-
-def _approval_open(*, job: Job, reasons: list[str]) -> Approval:
-    """A pending sign-off request for a job that may have had one before (a reroute): reopened."""
-    now = timezone.now()
-    approval, _ = Approval.objects.update_or_create(
-        job=job,
-        defaults={
-            "status": ApprovalStatus.PENDING,
-            "reasons": reasons,
-            "requested_at": now,
-            "expires_at": now + _approval_ttl(),
-            "decided_by": None,
-            "decided_at": None,
-            "comment": "",
-            "changes": {},
-        },
-    )
-    return approval
-
-
-def _approvals_open_new(waiting: Sequence[tuple[Job, list[str]]]) -> None:
-    """Pending sign-off requests for (job, reasons) of jobs created in this transaction (so none has one
-    yet), in one INSERT."""
-    now = timezone.now()
-    Approval.objects.bulk_create(
-        [
-            Approval(
-                job=job,
-                status=ApprovalStatus.PENDING,
-                reasons=reasons,
-                requested_at=now,
-                expires_at=now + _approval_ttl(),
-            )
-            for job, reasons in waiting
-        ]
-    )
-
-
-def _approval_withdraw(*, job_id: uuid.UUID, why: str) -> None:
-    Approval.objects.filter(job_id=job_id, status=ApprovalStatus.PENDING).update(
-        status=ApprovalStatus.WITHDRAWN, comment=why, decided_at=timezone.now()
-    )
 
 
 # --- lifecycle controls ----------------------------------------------------------------------------
@@ -1295,7 +1248,7 @@ def job_cancel(*, user: AbstractBaseUser, job_id: object, reason: str = "") -> J
         ):
             raise _illegal(job.pk, "cancelled")
         budget_services.hold_release(job=job, reason=f"cancelled by {user.get_username()}", actor=user)
-        _approval_withdraw(job_id=job.pk, why="job cancelled")
+        approvals.approval_withdraw(job_id=job.pk, why="job cancelled")
         if job.remote_id:  # submitted to a vendor: its poller stops at "cancelled", so cancel it here
             transaction.on_commit(functools.partial(_cancel_remote, job.backend, job.remote_id))
         _audit("job.cancel", user=user, job=job, from_status=job.status, reason=reason)
@@ -1384,7 +1337,7 @@ def job_reroute(*, user: AbstractBaseUser, job_id: object, backend: str, reason:
         Job.objects.filter(pk=job.pk).update(**fields)
         note = reason or f"rerouted from {old_backend} to {decision.backend_id}"
         if not reasons:
-            _approval_withdraw(job_id=job.pk, why=f"rerouted to {decision.backend_id}; no sign-off needed")
+            approvals.approval_withdraw(job_id=job.pk, why=f"rerouted to {decision.backend_id}; no sign-off needed")
         _gate(job=job, user=user, reasons=reasons, from_status=from_status, note=note)
         _audit(
             "job.reroute",
@@ -1439,8 +1392,11 @@ def approval_decide(
     researcher: Forbidden) and not its submitter (Forbidden). The decision is a conditional UPDATE
     on the pending, unexpired Approval, under the job's row lock: of two approvers deciding at once,
     one wins and the other gets Conflict naming who decided. An approver may change the backend or
-    the shots; the job is re-estimated and its hold adjusted. Approve → queued (enqueued on commit);
-    reject → rejected and the hold released. The submitter is mailed on commit.
+    the shots; the job is re-estimated and its hold adjusted. An approval checks the job against its
+    budget as it is now (`jobs.approvals`): a tier above a since-lowered cap is Invalid
+    (`tier_not_allowed`), money that no longer fits is BudgetExceeded naming the budget, and the reasons
+    it needs sign-off now are recorded. Approve → queued (enqueued on commit); reject → rejected and
+    the hold released, whatever the budget says. The submitter is mailed on commit.
     """
     if decision not in ("approve", "reject"):
         raise Invalid("decision must be approve or reject", field="decision")
@@ -1457,29 +1413,35 @@ def approval_decide(
         if approval is None:
             raise Conflict("this job has no approval request", code="no_approval")
         now = timezone.now()
-        _check_decidable(job=job, approval=approval, now=now)
-        changes = _approval_changes(job=job, user=user, backend=backend, shots=shots)
+        approvals.check_decidable(job=job, approval=approval, now=now)
+        changes, reasons = {}, approval.reasons
+        if decision == "approve":  # against the budget's tier cap and rules as they are now
+            with approvals.tier_refusals_unprocessable():
+                changes = _approval_changes(job=job, user=user, backend=backend, shots=shots)
+            job.refresh_from_db(fields=["estimate", "backend", "tier"])
+            budget = _job_budget(job)
+            reasons = approvals.approval_recheck(job=job, budget=budget, requested=approval.reasons)
         status = ApprovalStatus.APPROVED if decision == "approve" else ApprovalStatus.REJECTED
         won = Approval.objects.filter(pk=approval.pk, status=ApprovalStatus.PENDING, expires_at__gt=now).update(
-            status=status, decided_by=user, decided_at=now, comment=comment, changes=changes
+            status=status, decided_by=user, decided_at=now, comment=comment, changes=changes, reasons=reasons
         )
         if not won:
             approval.refresh_from_db()
-            _check_decidable(job=job, approval=approval, now=now)
+            approvals.check_decidable(job=job, approval=approval, now=now)
             raise Conflict("the approval could not be decided", code="already_decided")
         if decision == "approve":
             # A parked (over-budget) job is reserved now; no room → BudgetExceeded, nothing decided.
-            job.refresh_from_db(fields=["estimate"])
-            _reserve(
-                job=job, budget=_job_budget(job), amount_micros=int(job.estimate["cost_micros"]), actor=user, park=False
-            )
+            try:
+                _reserve(job=job, budget=budget, amount_micros=int(job.estimate["cost_micros"]), actor=user, park=False)
+            except BudgetExceeded as exc:
+                raise approvals.budget_refusal(exc, budget) from None
             moved = transition(
                 job.pk,
                 from_statuses=[JobStatus.AWAITING_APPROVAL],
                 to_status=JobStatus.QUEUED,
                 actor=user,
                 reason=comment or "approved",
-                data={"changes": changes},
+                data={"changes": changes, "reasons": reasons},
                 queued_at=now,
             )
             if moved:
@@ -1499,23 +1461,8 @@ def approval_decide(
             raise _illegal(job.pk, "approved" if decision == "approve" else "rejected")
         job.refresh_from_db()
         _notify_submitter(job, "approved" if decision == "approve" else "rejected", user, comment)
-        _audit(f"job.{decision}", user=user, job=job, comment=comment, changes=changes)
+        _audit(f"job.{decision}", user=user, job=job, comment=comment, changes=changes, reasons=reasons)
     return job
-
-
-def _check_decidable(*, job: Job, approval: Approval, now: datetime) -> None:
-    if approval.status in (ApprovalStatus.APPROVED, ApprovalStatus.REJECTED):
-        who = approval.decided_by.get_username() if approval.decided_by else "someone"
-        raise Conflict(f"already decided by {who} ({approval.status})", code="already_decided")
-    if approval.status == ApprovalStatus.WITHDRAWN:
-        raise Conflict("the approval request was withdrawn", code="approval_withdrawn")
-    if approval.status == ApprovalStatus.EXPIRED or approval.expires_at <= now:
-        raise Conflict(
-            f"the approval request expired at {approval.expires_at:%Y-%m-%d %H:%M} UTC; resubmit the job",
-            code="approval_expired",
-        )
-    if job.status != JobStatus.AWAITING_APPROVAL:
-        raise Conflict(f"job is {job.status}; it cannot be decided now", code="illegal_transition")
 
 
 def _approval_changes(*, job: Job, user: AbstractBaseUser, backend: str | None, shots: int | None) -> dict[str, Any]:
@@ -1562,7 +1509,7 @@ def approvals_expire(now: datetime | None = None) -> int:
                 budget_services.hold_release(job=job, reason="approval expired")
                 _mail_later(
                     f"[Hybrid Portal] your job {str(job_id)[:8]} was rejected: approval expired",
-                    f"No approver decided within {_approval_ttl()}. Resubmit it if it is still needed.",
+                    f"No approver decided within {approvals.approval_ttl()}. Resubmit it if it is still needed.",
                     [job.submitted_by.email],
                 )
             expired += 1

@@ -51,6 +51,7 @@ from budgets.services import add_free_settlement, hold_release, hold_settle
 from budgets.tasks import SWEEP_MINUTES
 from hybridportal import bulk
 from hybridportal.broker import NotifyORM, channel, insert_task
+from jobs.approvals import TIER_NOT_ALLOWED, tier_cap_refusal
 from jobs.lifecycle import add_transition, transition
 from jobs.metrics import hellinger_fidelity
 from jobs.models import Job, JobEvent, JobStatus, Priority, Stage
@@ -336,6 +337,28 @@ def _claimed_at_once(job_id: str, now: datetime) -> Job | None:
     )
 
 
+def _refused_by_budget(job: Job, now: datetime) -> str:
+    """A queued job whose budget's tier cap was lowered after it was approved or queued: failed with the
+    reason, its hold released. Returns the task's outcome word; "" when the job may run."""
+    refusal = tier_cap_refusal(job)
+    if not refusal:
+        return ""
+    with transaction.atomic():
+        if transition(
+            job.pk,
+            from_statuses=[JobStatus.QUEUED],
+            to_status=JobStatus.FAILED,
+            actor_label=WORKER,
+            reason=refusal,
+            error_code=TIER_NOT_ALLOWED,
+            error_message=refusal,
+            finished_at=now,
+            not_before=None,
+        ):
+            _release(job, f"failed: {TIER_NOT_ALLOWED}")
+    return "failed (tier not allowed)"
+
+
 def _log_ids(job: Job) -> dict[str, str]:
     """`extra=` for log lines: the JSON formatter writes them, so one grep follows a job."""
     return {"job_id": str(job.pk), "trace_id": job.trace_id}
@@ -592,6 +615,8 @@ def run_job(job_id: str) -> str:
             # Rerouted to hardware after it was queued here: the hardware cluster submits it.
             enqueue_job(job.pk)
             return "rerouted to hardware"
+        if refused := _refused_by_budget(job, now):
+            return refused
         claimed = _claim(job, now=now, deadline=_deadline(now))
         if claimed is None:
             return "skipped (claimed elsewhere)"
@@ -643,6 +668,8 @@ def submit_hardware_job(job_id: str) -> str:
         return f"skipped ({job.status})"
     if job.not_before is not None and job.not_before > now:
         return "deferred"
+    if not job.remote_id and (refused := _refused_by_budget(job, now)):  # not yet at the vendor
+        return refused
     attempt = _claim(job, now=now, deadline=None if job.remote_id else _deadline(now))
     if attempt is None:
         return "skipped (claimed elsewhere)"

@@ -127,7 +127,8 @@ def _job_of(item: Any) -> Job:
 
 
 def approval_rows(user: AbstractBaseUser, pending: Any) -> list[dict[str, Any]]:
-    """Each pending job with who submitted it, its estimate, and remaining budget before → after it runs."""
+    """Each pending job with who submitted it, its estimate, remaining budget before → after it runs, and
+    why the budget's tier cap refuses it as it stands ("" when it does not)."""
     rows = []
     budgets = {(b.team_id, b.experiment_class_id): b for b in budgets_for_user(user)}
     for item in pending:
@@ -147,6 +148,8 @@ def approval_rows(user: AbstractBaseUser, pending: Any) -> list[dict[str, Any]]:
                 "after": after,
                 "own": job.submitted_by_id == user.pk,
                 "can_decide": _can_decide(user, job),
+                # The budget's cap may have been lowered since the job was sent: approving it as is fails.
+                "refusal": budget.tier_refusal(job.tier) if budget and not budget.allows_tier(job.tier) else "",
             }
         )
     return rows

@@ -295,7 +295,7 @@ def approvals(request: HttpRequest) -> HttpResponse:
 @require_POST
 @_not_found_as_404
 def approval_decide(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
-    post, error = request.POST, ""
+    post, error, suggested = request.POST, "", None
     try:
         services.approval_decide(
             user=request.user,
@@ -307,10 +307,16 @@ def approval_decide(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
         )
     except ServiceError as exc:
         error = exc.message
+        suggested = exc.detail.get("suggested_backend") if isinstance(exc.detail, dict) else None
     job = job_get_for_user(request.user, job_id)
     if not request.htmx:
         messages.add_message(request, messages.ERROR if error else messages.SUCCESS, error or "Decision recorded.")
         return redirect("approvals")
+    # Refused but still waiting: the row again with the reason, so the approver can change it or reject.
+    rows = approval_rows(request.user, approvals_pending_for_user(request.user).filter(job=job)) if error else []
+    if rows:
+        context = {"row": rows[0], "error": error, "suggested": suggested, "backends": _capabilities_by_tier()}
+        return render(request, "jobs/approvals.html#pending-row", context)
     return render(request, "jobs/approvals.html#decided-row", {"job": job, "error": error})
 
 

@@ -5,8 +5,9 @@ price override), move it queued → running with a conditional UPDATE, and write
 the lifecycle event. Through the ORM that is five round trips (SELECT, BEGIN, UPDATE, INSERT, COMMIT)
 and about 5 ms of query building per job; here it is one data-modifying CTE, atomic on its own.
 
-It claims only a job that is plainly runnable now: queued, due, below the hardware tier. Anything else
-(no such job, claimed elsewhere, a retry backoff not yet over, rerouted to hardware) returns None, and
+It claims only a job that is plainly runnable now: queued, due, below the hardware tier, within its
+budget's tier cap. Anything else (no such job, claimed elsewhere, a retry backoff not yet over, rerouted
+to hardware, a cap lowered since the job was queued) returns None, and
 `jobs.tasks.run_job` takes its ORM path, which says which of those it was. The rows it writes are the
 ones `jobs.lifecycle.transition` writes for the same claim; tests/jobs/test_worker_sql.py compares them.
 """
@@ -21,7 +22,7 @@ from typing import Any
 from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models import Field, Model
 
-from budgets.models import Hold, PriceModel
+from budgets.models import Budget, Hold, PriceModel
 from jobs.lifecycle import emit_stage_span
 from jobs.models import Job, JobEvent, JobStatus, PreEncoded, Stage
 from jobs.policy import PRICE_FIELDS
@@ -39,8 +40,9 @@ def _fields(model: type[Model]) -> list[Field]:
 @cache
 def _claim_sql() -> str:
     qn = connection.ops.quote_name
-    job, event, hold, price = (m._meta.db_table for m in (Job, JobEvent, Hold, PriceModel))
+    job, event, hold, price, budget = (m._meta.db_table for m in (Job, JobEvent, Hold, PriceModel, Budget))
     actor = JobEvent._meta.get_field("actor").db_type(connection)  # typed: a UNION's NULL is text
+    team, klass, max_tier = (qn(Budget._meta.get_field(f).column) for f in ("team", "experiment_class", "max_tier"))
     selected = ", ".join(
         [f"c.{qn(f.column)}" for f in _fields(Job)]
         + [f"h.{qn(f.column)}" for f in _fields(Hold)]
@@ -62,6 +64,10 @@ def _claim_sql() -> str:
             WHERE j.id = old.id AND j.attempts = old.attempts AND j.status = %(queued)s
               AND (j.not_before IS NULL OR j.not_before <= %(now)s)
               AND COALESCE(j.tier, 0) < %(hardware_tier)s
+              AND NOT EXISTS (
+                  SELECT 1 FROM {qn(budget)} b
+                  WHERE b.{team} = j.{team} AND b.{klass} = j.{klass} AND b.{max_tier} < COALESCE(j.tier, 0)
+              )
             RETURNING j.*, old.waited_from
         ), events AS (
             INSERT INTO {qn(event)} (job_id, actor_id, actor_label, stage, from_status, to_status, reason, data,

@@ -10,8 +10,8 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.timesince import timesince
 
+from budgets.models import TIER_NAMES
 from budgets.money import format_money
-from budgets.services import TIER_NAMES
 
 register = template.Library()
 EMULATED_TITLE = "a local emulation of the device's calibration, queue and price: not a real QPU"

@@ -1,5 +1,5 @@
 """Fixtures for API tests: tokens for the cast, a JSON client over Django's test client (through the
-whole NinjaAPI, with auth, throttling and error handlers), and a fresh in-memory rate-limit cache."""
+whole NinjaAPI, with auth, throttling and error handlers), and a rate limit no ordinary test reaches."""
 
 from __future__ import annotations
 
@@ -59,8 +59,8 @@ class Api:
 
 @pytest.fixture(autouse=True)
 def fresh_rate_limits(settings) -> None:  # noqa: ANN001
-    """A private in-memory cache per test (the database cache table does not exist in test databases)
-    and a rate limit no ordinary test reaches."""
+    """A rate limit no ordinary test reaches (tests of the limit set their own), and a private in-memory
+    cache per test (the database cache table does not exist in test databases)."""
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "api"}}
     settings.API_RATE_LIMIT = "10000/min"
     cache.clear()

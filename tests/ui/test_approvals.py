@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
+from budgets.models import Hold, HoldStatus
+from budgets.services import budget_set
 from jobs.models import JobStatus
 from jobs.services import job_submit
 from tests import factories
@@ -73,3 +75,24 @@ def test_researchers_and_other_teams_cannot_decide(alice_client, carol_client, h
 def test_inbox_partial_is_a_fragment_that_keeps_polling(bob_client, hardware_job):
     html = bob_client.get(reverse("approvals"), **HTMX).content.decode()
     assert "<html" not in html and 'id="inbox"' in html and "every 10s" in html
+
+
+def test_a_job_the_lowered_tier_cap_rules_out_is_flagged_and_refused_in_place(bob_client, cast, hardware_job):
+    budget_set(team=cast.qlab, experiment_class=cast.klass, limit_micros=None, max_tier=2)  # hardware off
+
+    inbox = bob_client.get(reverse("approvals")).content.decode()
+    row = inbox.split(f'id="approval-{hardware_job.id}"')[1].split("</tr>")[0]
+    assert "Cannot be approved as it stands:" in row and "tier 3 (hardware) is above tier 2" in row
+
+    url = reverse("approval_decide", args=[hardware_job.id])
+    refused = bob_client.post(url, {"decision": "approve"}, **HTMX).content.decode()
+    assert 'role="alert"' in refused and f"cannot be approved on {hardware_job.backend}" in refused
+    assert "qlab / algorithm_validation budget allows" in refused
+    assert '<option value="aer-noisy:fake_manila" selected>' in refused  # the offered backend, ready to approve
+    assert ">Approve<" in refused and ">Reject<" in refused  # the row stays decidable
+    hardware_job.refresh_from_db()
+    assert hardware_job.status == JobStatus.AWAITING_APPROVAL
+
+    rejected = bob_client.post(url, {"decision": "reject", "comment": "no hardware"}, **HTMX).content.decode()
+    assert "Rejected by bob" in rejected
+    assert Hold.objects.get(job=hardware_job).status == HoldStatus.RELEASED

@@ -13,7 +13,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("team", help="team slug, e.g. qlab")
         parser.add_argument("experiment_class", help="class slug, e.g. vendor_comparison")
-        parser.add_argument("--limit", required=True, help="limit per period, e.g. 120.00")
+        parser.add_argument(
+            "--limit", default=None, help="limit per period, e.g. 120.00 (required for a new budget; else kept)"
+        )
         parser.add_argument("--period", choices=[p.value for p in Period], default=None)
         parser.add_argument("--approval-threshold", default=None, help="jobs costing more need sign-off")
         parser.add_argument("--max-tier", type=int, default=None, help="highest backend tier (0-3)")
@@ -28,7 +30,7 @@ class Command(BaseCommand):
             slugs = ", ".join(ExperimentClass.objects.values_list("slug", flat=True))
             raise CommandError(f"no experiment class {options['experiment_class']!r}; classes: {slugs}")
         try:
-            limit = to_micros(str(options["limit"]))
+            limit = to_micros(str(options["limit"])) if options["limit"] is not None else None
             threshold = (
                 to_micros(str(options["approval_threshold"])) if options["approval_threshold"] is not None else None
             )
