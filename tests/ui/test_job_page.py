@@ -75,7 +75,7 @@ def test_actions_offered_follow_the_status(alice_client, ghz_job, finished_job):
     queued = alice_client.get(reverse("job_detail", args=[ghz_job.id])).content.decode()
     assert ">Pause<" in queued and ">Cancel job<" in queued and "data-confirm=" in queued and ">Reroute<" in queued
     done = alice_client.get(reverse("job_detail", args=[finished_job.id])).content.decode()
-    assert ">Re-run<" in done and ">Cancel job<" not in done and ">Pause<" not in done
+    assert ">Re-run as submitted<" in done and ">Cancel job<" not in done and ">Pause<" not in done
 
 
 def test_cancel_posts_and_comes_back_with_a_message(alice_client, ghz_job):
