@@ -240,6 +240,15 @@ JOB_ACTIONS: dict[str, Callable[..., Any]] = {
 }
 
 
+DONE = {
+    "pause": "paused",
+    "resume": "resumed",
+    "cancel": "cancelled",
+    "reroute": "rerouted",
+    "rerun": "re-run",
+}
+
+
 @login_required
 @require_POST
 @_not_found_as_404
@@ -257,7 +266,7 @@ def job_action(request: HttpRequest, job_id: uuid.UUID, action: str) -> HttpResp
     if action == "rerun" and isinstance(new_job, Job):
         messages.success(request, f"Re-run submitted as job {str(new_job.id)[:8]}.")
         return redirect("job_detail", job_id=new_job.id)
-    messages.success(request, f"Job {str(job_id)[:8]}: {action} done.")
+    messages.success(request, f"Job {str(job_id)[:8]} {DONE[action]}.")
     return redirect("job_detail", job_id=job_id)
 
 

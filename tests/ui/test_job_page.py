@@ -82,7 +82,7 @@ def test_cancel_posts_and_comes_back_with_a_message(alice_client, ghz_job):
     response = alice_client.post(reverse("job_action", args=[ghz_job.id, "cancel"]), follow=True)
     ghz_job.refresh_from_db()
     assert ghz_job.status == JobStatus.CANCELLED
-    assert "cancel done" in response.content.decode()
+    assert f"Job {str(ghz_job.id)[:8]} cancelled." in response.content.decode()
 
 
 def test_an_illegal_action_is_explained_not_crashed(alice_client, finished_job):
