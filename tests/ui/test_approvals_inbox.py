@@ -71,3 +71,8 @@ def test_the_inbox_refresh_keeps_the_decision_forms_being_edited(bob_client, two
     html = bob_client.get(reverse("approvals"), **HTMX).content.decode()
     for job in two_waiting:  # htmx keeps each form (what was typed, focus) when the rows are replaced
         assert re.search(rf'<form id="decide-{job.id}" hx-preserve[ >]', html)
+
+
+def test_a_researcher_without_the_badge_gets_no_badge_update(alice_client, two_waiting):
+    html = alice_client.get(reverse("approvals"), **HTMX).content.decode()
+    assert 'id="inbox"' in html and "approvals-badge" not in html  # the nav shows her none to update
