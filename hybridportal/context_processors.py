@@ -9,7 +9,7 @@ from django.http import HttpRequest
 from budgets.models import Role
 from budgets.selectors import active_alerts_for_user, teams_for_user
 from budgets.views import current_team
-from jobs.selectors import approvals_pending_for_user
+from jobs.selectors import approvals_waiting_count
 
 # URL name → the navigation entry it belongs to.
 NAV_SECTIONS = {
@@ -45,11 +45,7 @@ def portal(request: HttpRequest) -> dict[str, Any]:
         "current_team": team,
         "current_role": ", ".join(sorted(Role(r).label.lower() for r in roles)),
         "can_approve": can_approve,
-        "pending_approvals_count": (
-            approvals_pending_for_user(request.user).exclude(job__submitted_by=request.user).count()
-            if can_approve
-            else 0
-        ),
+        "pending_approvals_count": approvals_waiting_count(request.user) if can_approve else 0,
         "budget_alerts": list(alerts),
         "nav_section": NAV_SECTIONS.get(match.url_name if match else "", ""),
     }

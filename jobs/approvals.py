@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.utils import timezone
 
 from adapters import ir
@@ -70,9 +71,9 @@ def approvals_open_new(waiting: Sequence[tuple[Job, list[str]]]) -> None:
     )
 
 
-def approval_withdraw(*, job_id: uuid.UUID, why: str) -> None:
+def approval_withdraw(*, job_id: uuid.UUID, why: str, by: AbstractBaseUser | None = None) -> None:
     Approval.objects.filter(job_id=job_id, status=ApprovalStatus.PENDING).update(
-        status=ApprovalStatus.WITHDRAWN, comment=why, decided_at=timezone.now()
+        status=ApprovalStatus.WITHDRAWN, comment=why, decided_at=timezone.now(), decided_by=by
     )
 
 

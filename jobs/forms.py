@@ -106,10 +106,13 @@ def _display(kind: str, value: Any) -> Any:
     return value
 
 
-def family_fields(family_name: str, values: dict[str, Any] | None = None) -> list[ParamField]:
-    """Inputs for a family's params, prefilled from `values` (raw strings from a POST) or the example."""
+def family_fields(
+    family_name: str, values: dict[str, Any] | None = None, *, params: dict[str, Any] | None = None
+) -> list[ParamField]:
+    """Inputs for a family's params, prefilled from `values` (raw strings from a POST), else `params`
+    (a job's parsed params, for "edit and re-run"), else the example."""
     family = get_family(family_name)
-    example = dict(family.example)
+    example = dict(family.example if params is None else params)
     fields = []
     for name, info in family.params_model.model_fields.items():
         kind, choices = _kind(info.annotation)

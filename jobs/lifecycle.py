@@ -22,7 +22,8 @@ from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 from hybridportal import bulk
 from jobs.models import Job, JobEvent, JobStatus, Stage
 
-# Which statuses each status may move to. Reroute is queued → queued on another backend.
+# Which statuses each status may move to. Reroute is queued → queued on another backend. A running job
+# belongs to its worker: it may be cancelled or returned to the queue (reaper), never paused.
 ALLOWED: dict[str, frozenset[str]] = {
     JobStatus.SUBMITTED: frozenset(
         {
@@ -48,9 +49,7 @@ ALLOWED: dict[str, frozenset[str]] = {
             JobStatus.SUCCEEDED,
         }
     ),
-    JobStatus.RUNNING: frozenset(
-        {JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.QUEUED, JobStatus.PAUSED}
-    ),
+    JobStatus.RUNNING: frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.QUEUED}),
     JobStatus.PAUSED: frozenset({JobStatus.QUEUED, JobStatus.AWAITING_APPROVAL, JobStatus.CANCELLED}),
 }
 

@@ -17,7 +17,7 @@ from django.db.models import BooleanField, Count, ExpressionWrapper, F, Q, Query
 from django.db.models.functions import RowNumber
 
 from budgets.errors import NotFound
-from budgets.models import Membership, Role
+from budgets.models import Hold, Membership, Role
 from hybridportal import compiled
 from jobs.models import Approval, ApprovalStatus, Experiment, Job, JobEvent, JobStatus, Stage
 
@@ -91,6 +91,11 @@ def job_get_for_user(user: AbstractBaseUser, job_id: object) -> Job:
     if job is None:
         raise NotFound(f"job {job_id} not found", field="job")
     return job
+
+
+def job_hold(job: Job) -> Hold | None:
+    """The money reserved for the job, if it ever held any (settled, released or still pending)."""
+    return Hold.objects.filter(job=job).first()
 
 
 def job_events(job: Job) -> QuerySet[JobEvent]:
@@ -216,6 +221,11 @@ def approvals_pending_for_user(user: AbstractBaseUser) -> QuerySet[Approval]:
         .annotate(is_own=ExpressionWrapper(Q(job__submitted_by=user), output_field=BooleanField()))
         .order_by("requested_at")
     )
+
+
+def approvals_waiting_count(user: AbstractBaseUser) -> int:
+    """How many pending sign-offs the user could give (their own jobs excluded): the nav badge."""
+    return approvals_pending_for_user(user).exclude(job__submitted_by=user).count()
 
 
 # --- queues and run records -----------------------------------------------------------------------

@@ -46,9 +46,9 @@ from budgets import selectors as budget_selectors
 from budgets import services as budget_services
 from budgets.errors import BudgetExceeded, Conflict, Forbidden, Invalid, NotFound, ServiceError
 from budgets.models import Budget, ExperimentClass, Hold, HoldStatus, Membership
-from budgets.money import format_money, from_micros, to_micros
+from budgets.money import format_money, to_micros
 from hybridportal import bulk
-from jobs import approvals, lifecycle, policy, selectors
+from jobs import approvals, controls, lifecycle, policy, rerun, selectors
 from jobs.contract import ContractError, JobRequest, ParsedJob, parse_job_request, resolve_job_request
 from jobs.lifecycle import transition
 from jobs.models import (
@@ -1193,7 +1193,7 @@ def job_pause(*, user: AbstractBaseUser, job_id: object, reason: str = "") -> Jo
     and its pending approval; a worker that picks up its task finds it not queued and does nothing."""
     with transaction.atomic():
         job = _locked_job(user, job_id)
-        if job.status not in (JobStatus.QUEUED, JobStatus.AWAITING_APPROVAL) or not transition(
+        if not controls.allows("pause", job.status) or not transition(
             job.pk,
             from_statuses=[job.status],
             to_status=JobStatus.PAUSED,
@@ -1211,7 +1211,7 @@ def job_resume(*, user: AbstractBaseUser, job_id: object, reason: str = "") -> J
     """Paused → where it was paused from (queued, enqueued again on commit; or awaiting approval)."""
     with transaction.atomic():
         job = _locked_job(user, job_id)
-        if job.status != JobStatus.PAUSED:
+        if not controls.allows("resume", job.status):
             raise _illegal(job.pk, "resumed")
         target = JobStatus.AWAITING_APPROVAL if job.paused_from == JobStatus.AWAITING_APPROVAL else JobStatus.QUEUED
         extra: dict[str, Any] = {"queued_at": timezone.now()} if target == JobStatus.QUEUED else {}
@@ -1248,7 +1248,7 @@ def job_cancel(*, user: AbstractBaseUser, job_id: object, reason: str = "") -> J
         ):
             raise _illegal(job.pk, "cancelled")
         budget_services.hold_release(job=job, reason=f"cancelled by {user.get_username()}", actor=user)
-        approvals.approval_withdraw(job_id=job.pk, why="job cancelled")
+        approvals.approval_withdraw(job_id=job.pk, why="job cancelled", by=user)
         if job.remote_id:  # submitted to a vendor: its poller stops at "cancelled", so cancel it here
             transaction.on_commit(functools.partial(_cancel_remote, job.backend, job.remote_id))
         _audit("job.cancel", user=user, job=job, from_status=job.status, reason=reason)
@@ -1328,7 +1328,7 @@ def job_reroute(*, user: AbstractBaseUser, job_id: object, backend: str, reason:
     request), else queued and enqueued on commit. A running job cannot be rerouted (cancel it)."""
     with transaction.atomic():
         job = _locked_job(user, job_id)
-        if job.status not in (JobStatus.QUEUED, JobStatus.PAUSED, JobStatus.AWAITING_APPROVAL):
+        if not controls.allows("reroute", job.status):
             raise _illegal(job.pk, "rerouted")
         old_backend, from_status = job.backend, job.status
         decision, fields, reasons = _route(
@@ -1337,7 +1337,8 @@ def job_reroute(*, user: AbstractBaseUser, job_id: object, backend: str, reason:
         Job.objects.filter(pk=job.pk).update(**fields)
         note = reason or f"rerouted from {old_backend} to {decision.backend_id}"
         if not reasons:
-            approvals.approval_withdraw(job_id=job.pk, why=f"rerouted to {decision.backend_id}; no sign-off needed")
+            why = f"rerouted to {decision.backend_id}; no sign-off needed"
+            approvals.approval_withdraw(job_id=job.pk, why=why, by=user)
         _gate(job=job, user=user, reasons=reasons, from_status=from_status, note=note)
         _audit(
             "job.reroute",
@@ -1352,27 +1353,12 @@ def job_reroute(*, user: AbstractBaseUser, job_id: object, backend: str, reason:
     return job
 
 
-def job_rerun(*, user: AbstractBaseUser, job_id: object) -> Job:
-    """A new job with the same request, forced to execute (no_cache). The original is untouched."""
+def job_rerun(*, user: AbstractBaseUser, job_id: object, on: str = rerun.AS_SUBMITTED) -> Job:
+    """A new job from this one's request (`on`: as submitted, or pinned to the backend it ran on; see
+    `jobs.rerun`), forced to execute (no_cache). The original is untouched."""
     job = selectors.job_get_for_user(user, job_id)
-    request = {
-        "experiment": job.experiment_id,
-        "family": job.family,
-        "family_version": job.family_version,
-        "params": job.params,
-        "objective": job.objective,
-        "shots": job.shots,
-        "max_tier": job.max_tier,
-        "backend": job.backend_pin or None,
-        "priority": job.priority,
-        "experiment_class": job.experiment_class.slug,
-        "labels": job.labels,
-        "no_cache": True,
-    }
-    if job.budget_ceiling_micros is not None:
-        request["budget_ceiling"] = str(from_micros(job.budget_ceiling_micros))
-    result = job_submit(user=user, request=request)
-    _audit("job.rerun", user=user, job=result.job, rerun_of=str(job.pk))
+    result = job_submit(user=user, request=rerun.request_for(job, on=on))
+    _audit("job.rerun", user=user, job=result.job, rerun_of=str(job.pk), on=on)
     return result.job
 
 

@@ -19,6 +19,7 @@ from adapters.registry import all_capabilities
 from budgets.models import Role
 from budgets.selectors import budgets_for_user
 from budgets.views import current_team, usage_bar
+from jobs import controls
 from jobs.models import Approval, ApprovalStatus, Job, JobStatus
 from jobs.selectors import jobs_for_user, queue_depths
 
@@ -104,21 +105,9 @@ def dashboard_panel_context(request: HttpRequest, panel: str) -> Any:
 
 
 # --- job page -------------------------------------------------------------------------------------
-def job_actions(user: AbstractBaseUser, job: Job) -> set[str]:
-    """The lifecycle buttons that make sense in the job's current status (the service still decides)."""
-    status = job.status
-    actions = set()
-    if status in {JobStatus.AWAITING_APPROVAL, JobStatus.QUEUED, JobStatus.RUNNING}:
-        actions.add("pause")
-    if status == JobStatus.PAUSED:
-        actions.add("resume")
-    if not job.is_terminal:
-        actions.add("cancel")
-    if status in {JobStatus.QUEUED, JobStatus.PAUSED, JobStatus.AWAITING_APPROVAL}:
-        actions.add("reroute")
-    if job.is_terminal:
-        actions.add("rerun")
-    return actions
+def job_actions(job: Job) -> set[str]:
+    """The lifecycle buttons the job's status admits: exactly what the services accept (jobs.controls)."""
+    return controls.available(job.status)
 
 
 # --- approvals ------------------------------------------------------------------------------------

@@ -25,17 +25,19 @@ from django.views.decorators.http import require_POST
 from adapters.registry import all_capabilities
 from budgets.errors import NotFound, ServiceError
 from budgets.views import current_team
-from jobs import charts, services
+from jobs import charts, rerun, services
 from jobs.contract import ContractError
 from jobs.families import family_names
 from jobs.forms import ExperimentForm, SubmitForm, error_target, family_fields, params_from_post
 from jobs.models import Job, JobStatus
 from jobs.selectors import (
     approvals_pending_for_user,
+    approvals_waiting_count,
     experiment_get_for_user,
     experiments_for_user,
     job_events,
     job_get_for_user,
+    job_hold,
     jobs_for_user,
 )
 from jobs.ui import (
@@ -93,10 +95,15 @@ def _submit_context(request: HttpRequest) -> dict[str, Any]:
     """The bound form, the family's param inputs, the contract body and the errors by input name."""
     data = request.POST if request.method == "POST" else None
     initial = {"family": request.GET.get("family", "ghz"), "experiment": request.GET.get("experiment")}
+    # "Edit and re-run": ?rerun=<job id> prefills the form with that job's request.
+    source = job_get_for_user(request.user, request.GET["rerun"]) if data is None and "rerun" in request.GET else None
+    if source is not None:
+        initial = rerun.form_initial(source)
     form = SubmitForm(data, user=request.user, team=current_team(request), initial=initial)
     family = (data or {}).get("family") or initial["family"]
     if data is None:
-        return {"form": form, "param_fields": family_fields(family), "errors": {}, "body": None}
+        fields = family_fields(family, params=source.params if source is not None else None)
+        return {"form": form, "param_fields": fields, "errors": {}, "body": None, "rerun_of": source}
     params, fields, errors = params_from_post(family, data)
     body = form.job_request(params) if form.is_valid() and not errors else None
     errors.update({name: "; ".join(errs) for name, errs in form.errors.items()})
@@ -109,6 +116,7 @@ def _attach_error(context: dict[str, Any], exc: ContractError | ServiceError) ->
 
 
 @login_required
+@_not_found_as_404
 def submit(request: HttpRequest) -> HttpResponse:
     context = _submit_context(request)
     if context["body"] is not None:
@@ -199,7 +207,9 @@ def job_detail(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
     context = {
         "job": job,
         "events": job_events(job),
-        "actions": job_actions(request.user, job),
+        "actions": job_actions(job),
+        "reruns": rerun.options(job),
+        "hold": job_hold(job),
         "timeline": charts.timeline_figure(job),
         "histogram": charts.histogram(job),
         "backends": [c for c in _capabilities_by_tier() if c.backend_id != job.backend],
@@ -224,7 +234,18 @@ JOB_ACTIONS: dict[str, Callable[..., Any]] = {
     "reroute": lambda user, job_id, post: services.job_reroute(
         user=user, job_id=job_id, backend=post.get("backend", ""), reason=post.get("reason", "")
     ),
-    "rerun": lambda user, job_id, post: services.job_rerun(user=user, job_id=job_id),
+    "rerun": lambda user, job_id, post: services.job_rerun(
+        user=user, job_id=job_id, on=post.get("on", rerun.AS_SUBMITTED)
+    ),
+}
+
+
+DONE = {
+    "pause": "paused",
+    "resume": "resumed",
+    "cancel": "cancelled",
+    "reroute": "rerouted",
+    "rerun": "re-run",
 }
 
 
@@ -245,7 +266,7 @@ def job_action(request: HttpRequest, job_id: uuid.UUID, action: str) -> HttpResp
     if action == "rerun" and isinstance(new_job, Job):
         messages.success(request, f"Re-run submitted as job {str(new_job.id)[:8]}.")
         return redirect("job_detail", job_id=new_job.id)
-    messages.success(request, f"Job {str(job_id)[:8]}: {action} done.")
+    messages.success(request, f"Job {str(job_id)[:8]} {DONE[action]}.")
     return redirect("job_detail", job_id=job_id)
 
 
@@ -286,9 +307,14 @@ def approvals(request: HttpRequest) -> HttpResponse:
     rows = approval_rows(request.user, pending.filter(job__team=team) if team else pending)
     since = timezone.now() - timedelta(minutes=30)
     recent = recent_decisions_by_others(request.user, since)
-    context = {"rows": rows, "recent": recent, "backends": _capabilities_by_tier()}
+    context = {"rows": rows, "recent": recent, "backends": _capabilities_by_tier(), **_badge(request)}
     template = "jobs/approvals.html#inbox" if request.htmx else "jobs/approvals.html"
     return render(request, template, context)
+
+
+def _badge(request: HttpRequest) -> dict[str, Any]:
+    """An htmx response's out-of-band update of the nav's approvals count (a page gets it from the layout)."""
+    return {"badge_oob": True, "pending_approvals_count": approvals_waiting_count(request.user)} if request.htmx else {}
 
 
 @login_required
@@ -317,7 +343,7 @@ def approval_decide(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
     if rows:
         context = {"row": rows[0], "error": error, "suggested": suggested, "backends": _capabilities_by_tier()}
         return render(request, "jobs/approvals.html#pending-row", context)
-    return render(request, "jobs/approvals.html#decided-row", {"job": job, "error": error})
+    return render(request, "jobs/approvals.html#decided-row", {"job": job, "error": error, **_badge(request)})
 
 
 # --- backends -------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from django.utils.timesince import timesince
 
 from budgets.models import TIER_NAMES
 from budgets.money import format_money
+from jobs.costs import job_cost as cost_of
 
 register = template.Library()
 EMULATED_TITLE = "a local emulation of the device's calibration, queue and price: not a real QPU"
@@ -61,6 +62,18 @@ def backend_label(backend_id: str, emulated: Any = False, tier: int | None = Non
         else ""
     )
     return format_html("<code>{}</code>{}{}", backend_id, tier_html, emulated_html)
+
+
+@register.simple_tag
+def job_cost(job: Any, hold: Any = None) -> str:
+    """A finished job's charge ("USD 0.00 (released)" when its reservation went back); "~estimate" while
+    it is in flight."""
+    cost = cost_of(job, hold)
+    if not cost.final:
+        return format_html('<span class="muted" title="estimate">~{}</span>', money(cost.micros))
+    if cost.released:
+        return format_html('{} <span class="muted">(released)</span>', money(cost.micros))
+    return money(cost.micros)
 
 
 @register.filter

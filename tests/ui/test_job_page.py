@@ -75,14 +75,14 @@ def test_actions_offered_follow_the_status(alice_client, ghz_job, finished_job):
     queued = alice_client.get(reverse("job_detail", args=[ghz_job.id])).content.decode()
     assert ">Pause<" in queued and ">Cancel job<" in queued and "data-confirm=" in queued and ">Reroute<" in queued
     done = alice_client.get(reverse("job_detail", args=[finished_job.id])).content.decode()
-    assert ">Re-run<" in done and ">Cancel job<" not in done and ">Pause<" not in done
+    assert ">Re-run as submitted<" in done and ">Cancel job<" not in done and ">Pause<" not in done
 
 
 def test_cancel_posts_and_comes_back_with_a_message(alice_client, ghz_job):
     response = alice_client.post(reverse("job_action", args=[ghz_job.id, "cancel"]), follow=True)
     ghz_job.refresh_from_db()
     assert ghz_job.status == JobStatus.CANCELLED
-    assert "cancel done" in response.content.decode()
+    assert f"Job {str(ghz_job.id)[:8]} cancelled." in response.content.decode()
 
 
 def test_an_illegal_action_is_explained_not_crashed(alice_client, finished_job):
