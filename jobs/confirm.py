@@ -56,7 +56,8 @@ class ShownEstimate:
         return self.cost_micros > 0 or self.needs_approval
 
     def as_post(self) -> dict[str, str]:
-        return dict(zip(SHOWN_FIELDS, (self.backend, str(self.cost_micros), "yes" if self.needs_approval else "no")))
+        values = (self.backend, str(self.cost_micros), "yes" if self.needs_approval else "no")
+        return dict(zip(SHOWN_FIELDS, values, strict=True))
 
 
 def confirmation_text(quote: services.Quote) -> str:
