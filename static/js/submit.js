@@ -38,6 +38,13 @@
     submitButton.title = submitButton.disabled ? "Wait for the estimate of what you entered" : "";
   }
 
+  // A select fires input and change, both of which ask for an estimate: the second one would replace
+  // the first and briefly disable Submit again for the same answer, so ask once per form state.
+  form.addEventListener("htmx:confirm", function (event) {
+    if (event.detail.elt !== form || unavailable) return;
+    const asked = quoteXhr !== null ? requested.get(quoteXhr) : quoted;
+    if (asked === formState()) event.preventDefault();
+  });
   form.addEventListener("input", refresh);
   form.addEventListener("change", refresh);
   document.addEventListener("htmx:beforeRequest", function (event) {

@@ -56,7 +56,9 @@ def test_a_job_shown_as_free_that_costs_money_at_submit_is_not_created_and_the_n
     html = response.content.decode()
     assert response.status_code == 409
     assert Job.objects.count() == 0 and Hold.objects.count() == 0  # nothing reserved either
-    assert "The estimate changed since it was shown" in html and "Nothing was submitted" in html
+    changed = "The estimate changed since it was shown: this job costs USD 1.60 on ibm:fake_brisbane (emulated)"
+    assert f"{changed} and needs sign-off" in html
+    assert "Nothing was submitted" in html
     estimate = html.split('id="estimate"')[1]
     assert "<code>ibm:fake_brisbane</code>" in estimate and "USD 1.60" in estimate and "needs sign-off" in estimate
     # the page now carries the new estimate: submitting again confirms it
