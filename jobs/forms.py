@@ -8,6 +8,7 @@ their errors — so an error names its input directly.
 from __future__ import annotations
 
 import json
+import re
 import types
 import typing
 from dataclasses import dataclass
@@ -52,6 +53,7 @@ class ParamField:
     error: str = ""
     example: str = ""  # code fields: the family's example, for the "insert example" button
     bits_of: str = ""  # a bitstring as long as this other param (its input name): resized with it until edited
+    excerpt: str = ""  # code fields: the line an error names, with a caret under its column
 
     @property
     def input_name(self) -> str:
@@ -162,8 +164,10 @@ def params_from_post(family_name: str, data: Any) -> tuple[dict[str, Any], list[
     params, errors = {}, {}
     for field in fields:
         value = (raw.get(field.name) or "").strip()
-        if field.kind == "code":
-            value = value.replace("\r\n", "\n")  # browsers send a textarea's newlines as CRLF
+        if field.kind == "code" and value:
+            # browsers send a textarea's newlines as CRLF; leading blank lines stay, so that the
+            # parser's line numbers are the ones the user sees
+            value = (raw.get(field.name) or "").replace("\r\n", "\n").rstrip()
         if field.kind == "bool":
             params[field.name] = _coerce(field, value)
             continue
@@ -176,6 +180,33 @@ def params_from_post(family_name: str, data: Any) -> tuple[dict[str, Any], list[
         except (ValueError, json.JSONDecodeError):
             errors[field.input_name] = f"enter a valid {field.type_hint or 'value'}"
     return params, fields, errors
+
+
+_WHERE = re.compile(r"^line (\d+)(?:, column (\d+))?:")
+EXCERPT_WIDTH = 100
+
+
+def error_excerpt(program: str, message: str) -> str:
+    """The program line an error message names ("line 7, column 3: …"), numbered, with a caret under
+    the column; '' when the message names no line of the program."""
+    where = _WHERE.match(message)
+    lines = program.replace("\r\n", "\n").split("\n")
+    if not where or not 1 <= int(where.group(1)) <= len(lines):
+        return ""
+    number = int(where.group(1))
+    gutter = f"{number} | "
+    text = lines[number - 1].replace("\t", " ")[:EXCERPT_WIDTH]
+    excerpt = gutter + text
+    if where.group(2) and int(where.group(2)) <= len(text) + 1:
+        excerpt += "\n" + " " * (len(gutter) + int(where.group(2)) - 1) + "^"
+    return excerpt
+
+
+def attach_excerpts(fields: list[ParamField], errors: dict[str, str]) -> None:
+    """Show each code field's error at its line."""
+    for field in fields:
+        if field.kind == "code" and errors.get(field.input_name):
+            field.excerpt = error_excerpt(str(field.value or ""), errors[field.input_name])
 
 
 def backend_choices() -> list[Any]:

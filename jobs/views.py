@@ -29,7 +29,14 @@ from jobs import charts, services
 from jobs.confirm import EstimateChanged, ShownEstimate, confirmation_text, submit_as_shown
 from jobs.contract import ContractError
 from jobs.families import family_names
-from jobs.forms import ExperimentForm, SubmitForm, error_target, family_fields, params_from_post
+from jobs.forms import (
+    ExperimentForm,
+    SubmitForm,
+    attach_excerpts,
+    error_target,
+    family_fields,
+    params_from_post,
+)
 from jobs.models import Job, JobStatus
 from jobs.selectors import (
     approvals_pending_for_user,
@@ -130,6 +137,7 @@ def submit(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, f"Job {str(job.id)[:8]} submitted ({job.get_status_display().lower()}).")
             return redirect("job_detail", job_id=job.id)
+    attach_excerpts(context["param_fields"], context["errors"])
     status = 422 if context["errors"] else 200
     return render(request, "jobs/submit.html", context, status=status)
 
@@ -145,11 +153,12 @@ def submit_params(request: HttpRequest) -> HttpResponse:
     return response
 
 
-def _error_slots(context: dict[str, Any]) -> list[tuple[str, str]]:
-    """(element id, message) for every input's error slot; empty messages clear earlier errors."""
+def _error_slots(context: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(element id, message, excerpt) for every input's error slot; empty messages clear earlier errors."""
     form, errors = context["form"], context["errors"]
-    slots = [(f"err-{form[name].id_for_label}", errors.get(name, "")) for name in form.fields]
-    slots += [(f"err-{pf.input_id}", errors.get(pf.input_name, "")) for pf in context["param_fields"]]
+    attach_excerpts(context["param_fields"], errors)
+    slots = [(f"err-{form[name].id_for_label}", errors.get(name, ""), "") for name in form.fields]
+    slots += [(f"err-{pf.input_id}", errors.get(pf.input_name, ""), pf.excerpt) for pf in context["param_fields"]]
     return slots
 
 

@@ -143,7 +143,10 @@ def test_an_openqasm_program_keeps_its_lines_and_its_errors_point_at_them(page, 
     shoot(page, "submit-qasm")
 
     box.fill(PROGRAM.replace("cx q[1],q[2];", "  cx q[1] q[2];"))
-    expect(page.locator("#err-id_params_qasm")).to_contain_text("line 10, column 3:")
+    error = page.locator("#err-id_params_qasm")
+    expect(error).to_contain_text("line 10, column 3:")
+    expect(error.locator(".code-excerpt")).to_have_text("10 |   cx q[1] q[2];\n       ^")
+    shoot(page, "submit-qasm-error")
 
 
 # --- family switch ----------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ import re
 
 from django.urls import reverse
 
-from budgets.models import Hold
+from budgets.models import AuditEvent, Hold
 from jobs.models import Job
 from tests.ui.test_submit import HTMX, form_data
 
@@ -48,14 +48,17 @@ def test_a_hardware_job_submitted_at_the_estimate_shown_is_created(alice_client,
 
 
 def test_a_job_shown_as_free_that_costs_money_at_submit_is_not_created_and_the_new_estimate_is_shown(
-    alice_client, cast
+    alice_client, cast, mailoutbox, django_capture_on_commit_callbacks
 ):
     """The panel still showed the free simulator when the user pinned hardware and pressed Submit."""
     _, shown_free = quote_of(alice_client, form_data(cast))
-    response = alice_client.post(reverse("submit"), form_data(cast, **HARDWARE, **shown_free))
+    audited = AuditEvent.objects.count()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = alice_client.post(reverse("submit"), form_data(cast, **HARDWARE, **shown_free))
     html = response.content.decode()
     assert response.status_code == 409
     assert Job.objects.count() == 0 and Hold.objects.count() == 0  # nothing reserved either
+    assert AuditEvent.objects.count() == audited and mailoutbox == []  # no record, no mail to the approvers
     changed = "The estimate changed since it was shown: this job costs USD 1.60 on ibm:fake_brisbane (emulated)"
     assert f"{changed} and needs sign-off" in html
     assert "Nothing was submitted" in html
@@ -121,11 +124,22 @@ def test_a_multi_line_openqasm_program_with_a_comment_is_estimated(alice_client,
     assert re.search(r"<dt>Qubits</dt><dd>2</dd>", html)
 
 
-def test_an_openqasm_error_names_its_real_line_and_column(alice_client, cast):
-    broken = PROGRAM.replace("cx q[0],q[1];", "  cx q[0] q[1];")
+def test_an_openqasm_error_names_its_real_line_and_column_and_shows_that_line(alice_client, cast):
+    broken = "\r\n" + PROGRAM.replace("cx q[0],q[1];", "  cx q[0] q[1];")  # a blank first line counts
     html = alice_client.post(reverse("submit_quote"), openqasm(cast, broken), **HTMX).content.decode()
     slot = html.split('id="err-id_params_qasm" hx-swap-oob="true">')[1].split("</div>")[0]
-    assert slot.startswith("line 7, column 3:")
+    assert slot.startswith("line 8, column 3:")
+    assert '<pre class="code-excerpt">8 |   cx q[0] q[1];\n      ^</pre>' in slot
+
+
+def test_a_refused_openqasm_submission_shows_the_error_at_its_line(alice_client, cast):
+    broken = PROGRAM.replace("h q[0];", "hh q[0];")
+    response = alice_client.post(reverse("submit"), openqasm(cast, broken))
+    html = response.content.decode()
+    assert response.status_code == 422 and Job.objects.count() == 0
+    slot = html.split('id="err-id_params_qasm">')[1].split("</div>")[0]
+    assert slot.startswith("line 6, column 1: ") and "hh" in slot
+    assert '<pre class="code-excerpt">6 | hh q[0];\n    ^</pre>' in slot
 
 
 def test_a_multi_line_openqasm_job_is_submitted_with_its_newlines(alice_client, cast):
