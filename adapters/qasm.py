@@ -74,12 +74,14 @@ _LINE_RE = re.compile(r"(\d+),(\d+):")
 
 
 class QasmError(IRError):
-    """OpenQASM the portal refuses; `line` is 1-based when known."""
+    """OpenQASM the portal refuses; `line` and `column` are 1-based when known."""
 
-    def __init__(self, message: str, line: int | None = None) -> None:
+    def __init__(self, message: str, line: int | None = None, column: int | None = None) -> None:
         self.line = line
+        self.column = column
         self.reason = message
-        super().__init__("params.qasm", f"line {line}: {message}" if line else message)
+        where = f"line {line}, column {column}" if line and column else f"line {line}" if line else ""
+        super().__init__("params.qasm", f"{where}: {message}" if where else message)
 
 
 @dataclass
@@ -326,7 +328,7 @@ def default_max_qubits() -> int:
 
 
 # --- parsing ------------------------------------------------------------------------------------
-def _qasm3_error_line(exc: BaseException) -> tuple[int | None, str]:
+def _qasm3_error_line(exc: BaseException) -> tuple[int | None, int | None, str]:
     """Dig the offending token out of openqasm3's bare QASM3ParsingError (ANTLR bail strategy)."""
     seen: set[int] = set()
     cur: BaseException | None = exc
@@ -338,12 +340,13 @@ def _qasm3_error_line(exc: BaseException) -> tuple[int | None, str]:
         if token is not None:
             text = getattr(token, "text", None)
             near = f" near {text!r}" if text and text != "<EOF>" else " at the end of the program"
-            return getattr(token, "line", None), f"syntax error{near}"
-        m = re.match(r"L(\d+):C\d+: (.*)", str(cur))
+            column = getattr(token, "column", None)  # ANTLR counts columns from 0
+            return getattr(token, "line", None), None if column is None else column + 1, f"syntax error{near}"
+        m = re.match(r"L(\d+):C(\d+): (.*)", str(cur))
         if m:
-            return int(m.group(1)), m.group(2)
+            return int(m.group(1)), int(m.group(2)) + 1, m.group(3)
         cur = cur.__cause__ or cur.__context__
-    return None, "syntax error"
+    return None, None, "syntax error"
 
 
 def _parse_qiskit(text: str, version: int) -> qiskit.QuantumCircuit:
@@ -366,11 +369,11 @@ def _parse_qiskit(text: str, version: int) -> qiskit.QuantumCircuit:
         m = _LINE_RE.search(message)
         if m:
             reason = message[m.end() :].strip() or "invalid program"
-            raise QasmError(reason, int(m.group(1))) from None
+            raise QasmError(reason, int(m.group(1)), int(m.group(2)) + 1) from None  # qiskit counts columns from 0
         raise QasmError(message or "invalid program") from None
     except Exception as exc:  # openqasm3.parser.QASM3ParsingError and friends carry no common base
-        line, reason = _qasm3_error_line(exc)
-        raise QasmError(reason, line) from None
+        line, column, reason = _qasm3_error_line(exc)
+        raise QasmError(reason, line, column) from None
 
 
 def _expand_to_ir_gates(qc: qiskit.QuantumCircuit) -> qiskit.QuantumCircuit:

@@ -8,6 +8,7 @@ their errors — so an error names its input directly.
 from __future__ import annotations
 
 import json
+import re
 import types
 import typing
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from budgets.models import ExperimentClass, Team
 from budgets.selectors import teams_for_user
 from jobs.contract import MAX_SHOTS
 from jobs.families import family_names, get_family
+from jobs.families.base import BITSTRING_PATTERN
 from jobs.models import DataClassification
 from jobs.selectors import experiments_for_user
 
@@ -33,6 +35,7 @@ TIER_CHOICES = [
     (3, "3 · Hardware (QPU): costs money, needs sign-off"),
 ]
 PARAM_PREFIX = "params."
+CODE_MIN_LENGTH = 1000  # text params allowed this long are programs, edited in a multi-line code box
 
 
 @dataclass
@@ -40,7 +43,7 @@ class ParamField:
     """One generated input for one family parameter."""
 
     name: str
-    kind: str  # int | float | text | json | bool | choice
+    kind: str  # int | float | text | code | json | bool | choice
     value: Any
     description: str
     required: bool
@@ -48,6 +51,9 @@ class ParamField:
     max: float | None = None
     choices: tuple[Any, ...] = ()
     error: str = ""
+    example: str = ""  # code fields: the family's example, for the "insert example" button
+    bits_of: str = ""  # a bitstring as long as this other param (its input name): resized with it until edited
+    excerpt: str = ""  # code fields: the line an error names, with a caret under its column
 
     @property
     def input_name(self) -> str:
@@ -88,6 +94,14 @@ def _kind(annotation: Any) -> tuple[str, tuple[Any, ...]]:
     return "json", ()
 
 
+def _max_length(info: FieldInfo) -> int | None:
+    return next((item.max_length for item in info.metadata if isinstance(item, annotated_types.MaxLen)), None)
+
+
+def _pattern(info: FieldInfo) -> str | None:
+    return next((getattr(item, "pattern", None) for item in info.metadata if getattr(item, "pattern", None)), None)
+
+
 def _bounds(info: FieldInfo) -> tuple[float | None, float | None]:
     low = high = None
     for item in info.metadata:
@@ -113,16 +127,24 @@ def family_fields(
     (a job's parsed params, for "edit and re-run"), else the example."""
     family = get_family(family_name)
     example = dict(family.example if params is None else params)
+    model_fields = family.params_model.model_fields
     fields = []
-    for name, info in family.params_model.model_fields.items():
+    for name, info in model_fields.items():
         kind, choices = _kind(info.annotation)
         low, high = _bounds(info)
+        if kind == "text" and (_max_length(info) or 0) >= CODE_MIN_LENGTH:
+            kind = "code"  # a program: several lines, where a one-line input would drop the newlines
         if values is not None and name in values:
             value = values[name]
         else:
             value = example.get(name, None if info.is_required() else info.default)
             value = _display(kind, value)
-        fields.append(ParamField(name, kind, value, info.description or "", info.is_required(), low, high, choices))
+        field = ParamField(name, kind, value, info.description or "", info.is_required(), low, high, choices)
+        if kind == "code":
+            field.example = str(example.get(name) or "")
+        if kind == "text" and _pattern(info) == BITSTRING_PATTERN and "n_qubits" in model_fields:
+            field.bits_of = PARAM_PREFIX + "n_qubits"
+        fields.append(field)
     return fields
 
 
@@ -145,6 +167,10 @@ def params_from_post(family_name: str, data: Any) -> tuple[dict[str, Any], list[
     params, errors = {}, {}
     for field in fields:
         value = (raw.get(field.name) or "").strip()
+        if field.kind == "code" and value:
+            # browsers send a textarea's newlines as CRLF; leading blank lines stay, so that the
+            # parser's line numbers are the ones the user sees
+            value = (raw.get(field.name) or "").replace("\r\n", "\n").rstrip()
         if field.kind == "bool":
             params[field.name] = _coerce(field, value)
             continue
@@ -157,6 +183,33 @@ def params_from_post(family_name: str, data: Any) -> tuple[dict[str, Any], list[
         except (ValueError, json.JSONDecodeError):
             errors[field.input_name] = f"enter a valid {field.type_hint or 'value'}"
     return params, fields, errors
+
+
+_WHERE = re.compile(r"^line (\d+)(?:, column (\d+))?:")
+EXCERPT_WIDTH = 100
+
+
+def error_excerpt(program: str, message: str) -> str:
+    """The program line an error message names ("line 7, column 3: …"), numbered, with a caret under
+    the column; '' when the message names no line of the program."""
+    where = _WHERE.match(message)
+    lines = program.replace("\r\n", "\n").split("\n")
+    if not where or not 1 <= int(where.group(1)) <= len(lines):
+        return ""
+    number = int(where.group(1))
+    gutter = f"{number} | "
+    text = lines[number - 1].replace("\t", " ")[:EXCERPT_WIDTH]
+    excerpt = gutter + text
+    if where.group(2) and int(where.group(2)) <= len(text) + 1:
+        excerpt += "\n" + " " * (len(gutter) + int(where.group(2)) - 1) + "^"
+    return excerpt
+
+
+def attach_excerpts(fields: list[ParamField], errors: dict[str, str]) -> None:
+    """Show each code field's error at its line."""
+    for field in fields:
+        if field.kind == "code" and errors.get(field.input_name):
+            field.excerpt = error_excerpt(str(field.value or ""), errors[field.input_name])
 
 
 def backend_choices() -> list[Any]:
@@ -197,7 +250,10 @@ class SubmitForm(forms.Form):
         experiments = experiments_for_user(user)
         self.fields["experiment"].queryset = experiments.filter(team=team) if team else experiments
         self.fields["experiment"].label_from_instance = lambda e: f"{e.name} · {e.team.name}"
-        self.fields["family"].choices = [(f.name, f"{f.title} ({f.name})") for f in _latest_families()]
+        families = _latest_families()
+        self.fields["family"].choices = [(f.name, f"{f.title} ({f.name})") for f in families]
+        # which params each family has, so the page can tell at once which inputs a family switch keeps
+        self.family_params = {f.name: " ".join(f.params_model.model_fields) for f in families}
         self.fields["backend"].choices = backend_choices()
 
     def job_request(self, params: dict[str, Any]) -> dict[str, Any]:

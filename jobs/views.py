@@ -26,9 +26,17 @@ from adapters.registry import all_capabilities
 from budgets.errors import NotFound, ServiceError
 from budgets.views import current_team
 from jobs import charts, rerun, services
+from jobs.confirm import EstimateChanged, ShownEstimate, confirmation_text, submit_as_shown
 from jobs.contract import ContractError
 from jobs.families import family_names
-from jobs.forms import ExperimentForm, SubmitForm, error_target, family_fields, params_from_post
+from jobs.forms import (
+    ExperimentForm,
+    SubmitForm,
+    attach_excerpts,
+    error_target,
+    family_fields,
+    params_from_post,
+)
 from jobs.models import Job, JobStatus
 from jobs.selectors import (
     approvals_pending_for_user,
@@ -110,6 +118,11 @@ def _submit_context(request: HttpRequest) -> dict[str, Any]:
     return {"form": form, "param_fields": fields, "errors": errors, "body": body}
 
 
+def _show_quote(context: dict[str, Any], quote: services.Quote) -> None:
+    """The estimate, the hidden inputs that post it back, and the question asked before submitting."""
+    context.update(quote=quote, shown=ShownEstimate.of_quote(quote).as_post(), confirm=confirmation_text(quote))
+
+
 def _attach_error(context: dict[str, Any], exc: ContractError | ServiceError) -> None:
     target = error_target(exc.field, context["form"])
     context["errors"][target or "__all__"] = exc.message
@@ -120,13 +133,19 @@ def _attach_error(context: dict[str, Any], exc: ContractError | ServiceError) ->
 def submit(request: HttpRequest) -> HttpResponse:
     context = _submit_context(request)
     if context["body"] is not None:
+        shown = ShownEstimate.from_post(request.POST)
         try:
-            job = services.job_submit(user=request.user, request=context["body"]).job
+            job = submit_as_shown(user=request.user, request=context["body"], shown=shown)
+        except EstimateChanged as changed:
+            _show_quote(context, changed.quote)
+            context["estimate_changed"] = True
+            return render(request, "jobs/submit.html", context, status=409)
         except (ContractError, ServiceError) as exc:
             _attach_error(context, exc)
         else:
             messages.success(request, f"Job {str(job.id)[:8]} submitted ({job.get_status_display().lower()}).")
             return redirect("job_detail", job_id=job.id)
+    attach_excerpts(context["param_fields"], context["errors"])
     status = 422 if context["errors"] else 200
     return render(request, "jobs/submit.html", context, status=status)
 
@@ -142,11 +161,12 @@ def submit_params(request: HttpRequest) -> HttpResponse:
     return response
 
 
-def _error_slots(context: dict[str, Any]) -> list[tuple[str, str]]:
-    """(element id, message) for every input's error slot; empty messages clear earlier errors."""
+def _error_slots(context: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(element id, message, excerpt) for every input's error slot; empty messages clear earlier errors."""
     form, errors = context["form"], context["errors"]
-    slots = [(f"err-{form[name].id_for_label}", errors.get(name, "")) for name in form.fields]
-    slots += [(f"err-{pf.input_id}", errors.get(pf.input_name, "")) for pf in context["param_fields"]]
+    attach_excerpts(context["param_fields"], errors)
+    slots = [(f"err-{form[name].id_for_label}", errors.get(name, ""), "") for name in form.fields]
+    slots += [(f"err-{pf.input_id}", errors.get(pf.input_name, ""), pf.excerpt) for pf in context["param_fields"]]
     return slots
 
 
@@ -156,7 +176,7 @@ def submit_quote(request: HttpRequest) -> HttpResponse:
     context = _submit_context(request)
     if context["body"] is not None:
         try:
-            context["quote"] = services.job_quote(user=request.user, request=context["body"])
+            _show_quote(context, services.job_quote(user=request.user, request=context["body"]))
         except (ContractError, ServiceError) as exc:
             _attach_error(context, exc)
     context["field_errors"] = _error_slots(context)

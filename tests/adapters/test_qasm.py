@@ -259,7 +259,13 @@ def test_syntax_error_reports_its_line(text: str, line: int) -> None:
     err, _ = refused(text)
     assert err.field == "params.qasm"
     assert err.line == line
-    assert f"line {line}:" in str(err)
+    assert err.column is not None and err.column >= 1
+    assert f"line {line}, column {err.column}:" in str(err)
+
+
+def test_a_syntax_error_names_the_column_of_the_offending_token() -> None:
+    err, _ = refused(HEADER3 + "qubit[2] q;\nh q[0];\ncx q[0] q[1];\n")
+    assert (err.line, err.column) == (5, 9)  # the "q" of q[1], where the comma should be
 
 
 def test_unbound_input_parameters_are_refused() -> None:

@@ -60,9 +60,10 @@ def test_hardware_job_waits_for_an_approver_then_finishes(page, browser, live_se
     start_cluster("hardware", EMULATED_QUEUE_SECONDS="0.5", HARDWARE_POLL_SECONDS="0.5")
     sign_in(page, live_server, "alice")
     estimate = submit_form(page, live_server, n_qubits="3", max_tier=3, backend="ibm:fake_manila", shots="200")
-    expect(estimate).to_contain_text("ibm:fake_manila")
+    expect(estimate).to_contain_text("ibm:fake_manila", timeout=30_000)  # the first estimate loads the device
     expect(estimate).to_contain_text("emulated")
     expect(estimate).to_contain_text("needs sign-off")
+    page.once("dialog", lambda dialog: dialog.accept())  # "This job costs USD … Submit it?"
     page.get_by_role("button", name="Submit job").click()
     expect(page.locator(STATUS)).to_contain_text("Awaiting approval")
     expect(page.locator(".page-head")).to_contain_text("emulated")
@@ -89,6 +90,7 @@ def test_hardware_job_waits_for_an_approver_then_finishes(page, browser, live_se
 def test_pause_resume_and_cancel_from_the_job_page(page, live_server, cast):
     sign_in(page, live_server, "alice")
     submit_form(page, live_server, n_qubits="3", max_tier=3, backend="ibm:fake_manila", shots="100")
+    page.once("dialog", lambda dialog: dialog.accept())  # "This job costs USD … Submit it?"
     page.get_by_role("button", name="Submit job").click()
     expect(page.locator(STATUS)).to_contain_text("Awaiting approval")
 

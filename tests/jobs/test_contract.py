@@ -201,7 +201,7 @@ def test_hostile_openqasm_is_refused_fast_with_a_clear_error(text: str, expected
 def test_openqasm_syntax_error_reports_its_line() -> None:
     err, _ = qasm_refusal(QASM_HEADER + "qreg q[2];\nh q[0];\ncx q[0] q[1];\n")
     assert err.field == "params.qasm"
-    assert err.message.startswith("line 5:")
+    assert err.message.startswith("line 5, column 1:")
 
 
 def test_an_objective_the_family_cannot_serve_is_refused_naming_objective() -> None:
