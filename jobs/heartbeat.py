@@ -18,6 +18,7 @@ job was returned stores nothing.
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
 import socket
 import time
@@ -62,9 +63,12 @@ def worker_label() -> str:
 def cluster_workers() -> list[str]:
     """Labels of the live processes of this process's cluster: the children of its parent (django-q2's
     sentinel forks the workers, the monitor and this pusher)."""
+    parent = multiprocessing.parent_process()
+    if parent is None or parent.pid != os.getppid():
+        return []  # not forked by a cluster, or orphaned by its death: its workers are no longer ours
     labels = []
     try:
-        siblings = psutil.Process(os.getppid()).children()
+        siblings = psutil.Process(parent.pid).children()
     except psutil.Error:
         return []
     for process in siblings:
@@ -84,7 +88,9 @@ def beat(workers: Collection[str], now: datetime | None = None) -> int:
     if not workers:
         return 0
     now = now or timezone.now()
-    return Job.objects.filter(status=JobStatus.RUNNING, worker__in=list(workers)).update(heartbeat_at=now)
+    # A job at a vendor (remote id) has no worker to lose: its poll chain carries it.
+    running = Job.objects.filter(status=JobStatus.RUNNING, remote_id="", worker__in=list(workers))
+    return running.update(heartbeat_at=now)
 
 
 class ClusterClock:
