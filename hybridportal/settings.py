@@ -319,7 +319,11 @@ JOB_DEADLINE_MARGIN_SECONDS = float(os.environ.get("JOB_DEADLINE_MARGIN_SECONDS"
 JOB_HEARTBEAT_SECONDS = float(os.environ.get("JOB_HEARTBEAT_SECONDS", "5"))
 JOB_HEARTBEAT_STALE_SECONDS = float(os.environ.get("JOB_HEARTBEAT_STALE_SECONDS", "30"))
 if not 0 < JOB_HEARTBEAT_SECONDS * 3 <= JOB_HEARTBEAT_STALE_SECONDS:
-    raise ImproperlyConfigured("JOB_HEARTBEAT_STALE_SECONDS must be at least three JOB_HEARTBEAT_SECONDS")
+    raise ImproperlyConfigured(
+        f"JOB_HEARTBEAT_STALE_SECONDS ({JOB_HEARTBEAT_STALE_SECONDS:g}) must be at least three times "
+        f"JOB_HEARTBEAT_SECONDS ({JOB_HEARTBEAT_SECONDS:g}), which must be above 0: otherwise one late "
+        "heartbeat makes a live worker look dead"
+    )
 # A queued job whose task is missing from the broker this long after its last change is enqueued again.
 JOB_LOST_ENQUEUE_SECONDS = float(os.environ.get("JOB_LOST_ENQUEUE_SECONDS", "60"))
 # Most jobs one batch submission (POST /api/v1/jobs/batch) may hold: it is one transaction, so this
