@@ -3,11 +3,14 @@ worker that comes back after that stores nothing. Real clusters: tests/workers/t
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.utils import timezone
+from django_q.models import OrmQ
 
 from adapters import registry
 from budgets.models import Hold, HoldStatus, LedgerEntry, LedgerKind
@@ -99,3 +102,23 @@ def test_a_job_whose_worker_falls_silent_three_times_fails_saying_so(cast: Any) 
     assert job.error_message.startswith("worker died 3 times")
     assert "no heartbeat from its worker" in job.error_message
     assert Hold.objects.get(job=job).status == HoldStatus.RELEASED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_every_cluster_reaping_at_once_returns_the_job_once(cast: Any) -> None:
+    job = held_job(cast)
+    _, _, now = claimed(job)
+
+    def reap(_: int) -> int:
+        try:
+            return reaper.reap_dead(now=now + SILENT)["requeued"]
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(4) as pool:
+        requeued = list(pool.map(reap, range(4)))
+
+    assert sum(requeued) == 1
+    assert JobEvent.objects.filter(job=job, actor_label="reaper").count() == 1
+    assert [row.task["args"][0] for row in OrmQ.objects.all()] == [str(job.pk)]  # enqueued once
+    assert Job.objects.get(pk=job.pk).status == JobStatus.QUEUED
