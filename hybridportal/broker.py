@@ -9,6 +9,11 @@ a future `lock` (retry backoff, the next hardware poll) and a task enqueued by a
 broker are all picked up exactly as before. On any other database it is the ORM broker unchanged.
 
 Configured as `Q_CLUSTER["broker_class"]`, so `async_task` and the clusters use it.
+
+The pusher is also the cluster's clock: it loops for as long as the cluster lives, whatever its
+workers are busy with, so between two pulls it runs `jobs.heartbeat.ClusterClock` (heartbeats of the
+cluster's running jobs, and the return of jobs whose heartbeat stopped). On PostgreSQL an idle pusher's
+wait ends in time for the next tick; elsewhere the ORM broker's idle sleep of `poll` seconds bounds it.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import os
 import time
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 from django.db import DatabaseError, connections
@@ -27,6 +32,9 @@ from django_q.brokers.orm import ORM
 from django_q.conf import Conf, logger
 from django_q.models import OrmQ
 from psycopg import sql
+
+if TYPE_CHECKING:
+    from jobs.heartbeat import ClusterClock
 
 # The only interpolation is the model's table name, quoted by the backend.
 _PULL = (
@@ -81,12 +89,14 @@ class NotifyORM(ORM):
         super().__init__(list_key=list_key or Conf.CLUSTER_NAME)
         self._listener: psycopg.Connection[Any] | None = None
         self._listener_pid = 0
+        self._clock: ClusterClock | None = None
 
     def enqueue(self, task: str) -> Any:
         self.get_connection()  # the ORM broker's check for a stale connection
         return insert_task(self.list_key, task, lock=timezone.now(), wake=True)
 
     def dequeue(self) -> list[tuple[Any, Any]] | None:
+        clock = self._tick()
         if not _postgres():
             return super().dequeue()
         # LISTEN before looking, so a task committed between the look and the wait still wakes us.
@@ -104,12 +114,21 @@ class NotifyORM(ORM):
             time.sleep(Conf.POLL)  # nothing to wait on: sleep like the ORM broker
             return None
         try:
-            for _ in listener.notifies(timeout=Conf.POLL, stop_after=1):
+            for _ in listener.notifies(timeout=min(Conf.POLL, clock.seconds_to_next()), stop_after=1):
                 pass
         except psycopg.Error:
             logger.warning("the LISTEN connection broke; polling until it is back", exc_info=True)
             self._close()
         return None
+
+    def _tick(self) -> ClusterClock:
+        """Only the pusher dequeues: its clock starts with its first pull."""
+        if self._clock is None:
+            from jobs.heartbeat import ClusterClock  # the app registry is ready by the first pull
+
+            self._clock = ClusterClock()
+        self._clock.tick()
+        return self._clock
 
     def _pull(self) -> list[tuple[Any, Any]]:
         """Lock and return up to `bulk` due tasks in one statement. SKIP LOCKED: clusters sharing a

@@ -252,7 +252,8 @@ CIRCUIT_BREAKER = {
 # - ORM broker: at-least-once. A task pulled by a cluster is locked until now + `retry`; a worker that
 #   dies (kill -9, OOM) saves nothing and the task reappears after `retry`. Our tasks claim the Job row
 #   with a conditional UPDATE, so a second delivery does nothing; the Job row, not django-q2's tables,
-#   is the truth, and the reaper (jobs.tasks.reap_jobs) returns jobs whose worker died.
+#   is the truth, and the reaper (jobs.reaper) returns jobs whose worker died: within about
+#   JOB_HEARTBEAT_STALE_SECONDS of its last heartbeat, not after `timeout` or `retry`.
 # - `retry` > `timeout` (+ time in the cluster's in-memory queue), or a task still running is delivered
 #   a second time. Checked below for every cluster.
 # - `max_attempts` bounds redeliveries of one task (0 would retry forever); the job's own attempt limit
@@ -309,8 +310,20 @@ JOB_MAX_ATTEMPTS = int(os.environ.get("JOB_MAX_ATTEMPTS", "3"))
 # Transient backend errors: retry after base × 2^(attempt-1) seconds (±20 %), capped.
 JOB_RETRY_BACKOFF_SECONDS = float(os.environ.get("JOB_RETRY_BACKOFF_SECONDS", "2"))
 JOB_RETRY_BACKOFF_MAX_SECONDS = float(os.environ.get("JOB_RETRY_BACKOFF_MAX_SECONDS", "300"))
-# A running simulator job is reaped this long after its cluster's task timeout.
+# A running simulator job is reaped this long after its cluster's task timeout (the backstop for a job
+# without heartbeats; see below).
 JOB_DEADLINE_MARGIN_SECONDS = float(os.environ.get("JOB_DEADLINE_MARGIN_SECONDS", "30"))
+# Every cluster refreshes the heartbeat of the jobs its live workers run, and returns running jobs
+# whose heartbeat is older than the stale limit to the queue (jobs.heartbeat), on this period. Several
+# beats must fit in the limit, or a busy database that delays one beat makes a live worker look dead.
+JOB_HEARTBEAT_SECONDS = float(os.environ.get("JOB_HEARTBEAT_SECONDS", "5"))
+JOB_HEARTBEAT_STALE_SECONDS = float(os.environ.get("JOB_HEARTBEAT_STALE_SECONDS", "30"))
+if not 0 < JOB_HEARTBEAT_SECONDS * 3 <= JOB_HEARTBEAT_STALE_SECONDS:
+    raise ImproperlyConfigured(
+        f"JOB_HEARTBEAT_STALE_SECONDS ({JOB_HEARTBEAT_STALE_SECONDS:g}) must be at least three times "
+        f"JOB_HEARTBEAT_SECONDS ({JOB_HEARTBEAT_SECONDS:g}), which must be above 0: otherwise one late "
+        "heartbeat makes a live worker look dead"
+    )
 # A queued job whose task is missing from the broker this long after its last change is enqueued again.
 JOB_LOST_ENQUEUE_SECONDS = float(os.environ.get("JOB_LOST_ENQUEUE_SECONDS", "60"))
 # Most jobs one batch submission (POST /api/v1/jobs/batch) may hold: it is one transaction, so this

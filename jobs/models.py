@@ -158,6 +158,10 @@ class Job(models.Model):
     remote_id = models.CharField(max_length=200, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     deadline = models.DateTimeField(null=True, blank=True)  # a running job past this is reaped
+    # The worker process that claimed it ("host:pid:start") and when its cluster last saw that process
+    # alive (jobs.heartbeat): a running job whose heartbeat is stale is reaped long before its deadline.
+    worker = models.CharField(max_length=200, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     not_before = models.DateTimeField(null=True, blank=True)  # retry backoff
 
     # --- outcome ---

@@ -11,9 +11,10 @@ So each task is safe to run twice:
   finds it running or terminal and does nothing.
 - It finishes under a row lock, and only if the job is still running *this* attempt: a job that was
   cancelled meanwhile, or reaped and claimed again by another worker, keeps nothing from this run.
-- A worker that dies leaves the job running past its `deadline` (the cluster's `timeout` plus a
-  margin, so the original worker is dead by then — django-q2 kills a task at `timeout`); the reaper
-  puts it back in the queue, or fails it after JOB_MAX_ATTEMPTS.
+- A worker that dies stops its job's heartbeat (`jobs.heartbeat`: its cluster refreshes it while the
+  worker process lives); every cluster's reaper (`jobs.reaper`) puts a job whose heartbeat is stale
+  back in the queue, or fails it after JOB_MAX_ATTEMPTS. Its `deadline` (the cluster's `timeout` plus
+  a margin — django-q2 kills a task at `timeout`) remains the backstop for a job without heartbeats.
 - Hardware (tier 3) never blocks a worker on a vendor queue: `submit_hardware_job` stores the remote
   id before anything else can fail, and `poll_hardware_job` polls by remote id, so a restarted worker
   resumes where the dead one stopped and never submits twice (the job id is also the vendor's
@@ -52,9 +53,10 @@ from budgets.tasks import SWEEP_MINUTES
 from hybridportal import bulk
 from hybridportal.broker import NotifyORM, channel, insert_task
 from jobs.approvals import TIER_NOT_ALLOWED, tier_cap_refusal
+from jobs.heartbeat import worker_label
 from jobs.lifecycle import add_transition, transition
 from jobs.metrics import hellinger_fidelity
-from jobs.models import Job, JobEvent, JobStatus, Priority, Stage
+from jobs.models import Job, JobStatus, Priority, Stage
 
 logger = logging.getLogger(__name__)
 
@@ -299,7 +301,14 @@ def _claim(job: Job, *, now: datetime, deadline: datetime | None) -> int | None:
     One transaction: the conditional UPDATE (on the status and the attempt count this worker read, so
     a second delivery or a racing worker changes nothing) plus the lifecycle and queue-wait events."""
     attempt = job.attempts + 1
-    fields: dict[str, Any] = {"started_at": now, "deadline": deadline, "attempts": attempt, "not_before": None}
+    fields: dict[str, Any] = {
+        "started_at": now,
+        "deadline": deadline,
+        "attempts": attempt,
+        "not_before": None,
+        "worker": worker_label(),
+        "heartbeat_at": now,
+    }
     if job.seed is None:
         # A seed chosen now and stored makes the run reproducible months later.
         fields["seed"] = random.randrange(2**31)
@@ -331,6 +340,7 @@ def _claimed_at_once(job_id: str, now: datetime) -> Job | None:
         now=now,
         deadline=_deadline(now),
         seed=random.randrange(2**31),
+        worker=worker_label(),
         hardware_tier=HARDWARE_TIER,
         actor_label=WORKER,
         reason=f"claimed by {_worker_label()}",
@@ -841,88 +851,11 @@ def poll_hardware_jobs(now: datetime | None = None) -> int:
     return revived
 
 
-# --- the reaper -----------------------------------------------------------------------------------
-def reap_jobs(now: datetime | None = None) -> dict[str, int]:
-    """Return work that lost its worker or its task; expire approvals and idempotency keys.
-
-    - Running jobs past their deadline (worker killed, OOM, past the task timeout) without a remote id
-      go back to the queue, or fail after JOB_MAX_ATTEMPTS starts ("worker died 3 times").
-    - Queued jobs with no pending task (an enqueue lost with a crashed web process, a backoff whose
-      task went missing) are enqueued again once their `not_before` has passed.
-    """
-    now = now or timezone.now()
-    counts = {"requeued": 0, "failed": 0, "reenqueued": 0}
-    limit = max_attempts()
-    requeued: set[Any] = set()
-
-    dead = Job.objects.filter(status=JobStatus.RUNNING, deadline__lt=now, remote_id="")
-    for job in dead.only("id", "attempts", "deadline"):
-        with transaction.atomic():
-            row = (
-                Job.objects.select_for_update()
-                .filter(pk=job.pk, status=JobStatus.RUNNING, deadline__lt=now, remote_id="")
-                .first()
-            )
-            if row is None:
-                continue
-            if row.attempts >= limit:
-                reaped = JobEvent.objects.filter(job_id=row.pk, actor_label=REAPER, to_status=JobStatus.QUEUED)
-                deaths = 1 + reaped.count()
-                message = (
-                    f"worker died {deaths} {'time' if deaths == 1 else 'times'} (killed, out of memory, or past the "
-                    f"task time limit); giving up after {row.attempts} attempts"
-                )
-                counts["failed"] += _fail(row, None, code="worker_died", message=message, actor_label=REAPER)
-            elif transition(
-                row.pk,
-                from_statuses=[JobStatus.RUNNING],
-                to_status=JobStatus.QUEUED,
-                actor_label=REAPER,
-                reason=f"worker died during attempt {row.attempts} of {limit}; queued again",
-                data={"attempt": row.attempts, "deadline": row.deadline.isoformat()},
-                deadline=None,
-                not_before=None,
-            ):
-                counts["requeued"] += 1
-                requeued.add(row.pk)
-                enqueue_job(row.pk)
-
-    pending = _waiting_task_job_ids()
-    stale = Job.objects.filter(status=JobStatus.QUEUED, updated_at__lt=now - _lost_after()).filter(
-        Q(not_before__isnull=True) | Q(not_before__lte=now)
-    )
-    for job_id in stale.values_list("pk", flat=True):
-        if job_id in requeued or (pending is not None and str(job_id) in pending):
-            continue
-        enqueue_job(job_id)
-        counts["reenqueued"] += 1
-
-    # Stale holds are swept by budgets.money_sweep; approvals and idempotency keys expire here.
-    from jobs.services import approvals_expire, idempotency_keys_purge  # services import this module
-
-    counts["approvals_expired"] = approvals_expire(now=now)
-    counts["idempotency_keys_purged"] = idempotency_keys_purge(now=now)
-    counts["task_results_purged"] = _task_results_purge(now)
-    if counts["requeued"] or counts["failed"] or counts["reenqueued"]:
-        logger.info("reaper: %s", counts)
-    return counts
-
-
-def _task_results_purge(now: datetime) -> int:
-    """Delete django-q2's successful task records older than Q_SUCCESS_KEEP_HOURS (save_limit is 0,
-    so nothing else prunes them); failures stay for an admin to read."""
-    from django_q.models import Success
-
-    keep = timedelta(hours=float(getattr(settings, "Q_SUCCESS_KEEP_HOURS", 72)))
-    deleted, _ = Success.objects.filter(stopped__lt=now - keep).delete()
-    return deleted
-
-
 # --- schedules ------------------------------------------------------------------------------------
 SCHEDULES: tuple[dict[str, Any], ...] = (
     # django-q2's scheduler wakes every 30 s and its finest interval is one minute. A schedule must
     # name its cluster: one without runs only on the default cluster, which `serve` does not start.
-    {"name": "jobs.reap_jobs", "func": "jobs.tasks.reap_jobs", "cluster": INTERACTIVE, "minutes": 1},
+    {"name": "jobs.reap_jobs", "func": "jobs.reaper.reap_jobs", "cluster": INTERACTIVE, "minutes": 1},
     {"name": "jobs.poll_hardware_jobs", "func": "jobs.tasks.poll_hardware_jobs", "cluster": HARDWARE, "minutes": 1},
     {
         "name": "budgets.money_sweep",

@@ -59,7 +59,8 @@ def _claim_sql() -> str:
         ), c AS (
             UPDATE {qn(job)} AS j
             SET status = %(running)s, updated_at = %(now)s, started_at = %(now)s, deadline = %(deadline)s,
-                attempts = j.attempts + 1, not_before = NULL, seed = COALESCE(j.seed, %(seed)s)
+                attempts = j.attempts + 1, not_before = NULL, seed = COALESCE(j.seed, %(seed)s),
+                worker = %(worker)s, heartbeat_at = %(now)s
             FROM old
             WHERE j.id = old.id AND j.attempts = old.attempts AND j.status = %(queued)s
               AND (j.not_before IS NULL OR j.not_before <= %(now)s)
@@ -119,6 +120,7 @@ def claim_queued(
     now: datetime,
     deadline: datetime,
     seed: int,
+    worker: str,
     hardware_tier: int,
     actor_label: str,
     reason: str,
@@ -130,6 +132,7 @@ def claim_queued(
         "now": now,
         "deadline": deadline,
         "seed": seed,
+        "worker": worker,
         "hardware_tier": hardware_tier,
         "label": actor_label,
         "reason": reason,

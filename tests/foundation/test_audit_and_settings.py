@@ -58,6 +58,12 @@ def test_worker_retry_must_exceed_timeout():
     assert "Q_RETRY must exceed Q_TIMEOUT" in result.stderr
 
 
+def test_a_heartbeat_stale_limit_shorter_than_three_beats_is_refused():
+    result = _settings_in_subprocess({"JOB_HEARTBEAT_SECONDS": "5", "JOB_HEARTBEAT_STALE_SECONDS": "10"})
+    assert result.returncode != 0
+    assert "JOB_HEARTBEAT_STALE_SECONDS (10) must be at least three times JOB_HEARTBEAT_SECONDS (5)" in result.stderr
+
+
 def test_frequent_statements_are_prepared_on_postgresql(db):
     """Server-side binding lets PostgreSQL reuse a statement's plan once it has run a few times on a
     connection (DB_PREPARE_THRESHOLD) instead of planning the submit's and the worker's SQL each time."""

@@ -18,6 +18,7 @@ from adapters.ir import Circuit
 from budgets.models import HoldStatus
 from budgets.services import hold_open
 from jobs import tasks, worker_sql
+from jobs.heartbeat import worker_label
 from jobs.models import Job, JobEvent, JobStatus, Stage
 from jobs.policy import PRICE_FIELDS
 from tests.jobs.orch_support import price
@@ -34,6 +35,7 @@ def _fast(job: Job, now: Any) -> Job | None:
         now=now,
         deadline=now + timedelta(minutes=10),
         seed=99,
+        worker=worker_label(),
         hardware_tier=tasks.HARDWARE_TIER,
         actor_label="worker",
         reason="claimed by test/1",
@@ -74,7 +76,7 @@ def test_the_fast_claim_writes_what_the_orm_claim_writes(cast: Any) -> None:
     assert claimed is not None
     fast_row, orm_row = Job.objects.get(pk=fast_job.pk), Job.objects.get(pk=orm_job.pk)
     assert fast_row.status == JobStatus.RUNNING and fast_row.attempts == 1
-    for name in ("status", "attempts", "started_at", "deadline", "not_before", "seed"):
+    for name in ("status", "attempts", "started_at", "deadline", "not_before", "seed", "worker", "heartbeat_at"):
         assert getattr(fast_row, name) == getattr(orm_row, name), name
     # Queue wait (3 s, from queued_at), then queued → running: the same two events either way.
     assert _events(fast_row) == _events(orm_row)

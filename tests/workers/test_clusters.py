@@ -25,7 +25,7 @@ from adapters.base import RemoteState
 from adapters.ibm import queue_delay_seconds
 from budgets.models import Hold, HoldStatus
 from budgets.services import hold_reserve
-from jobs import tasks
+from jobs import reaper, tasks
 from jobs.models import Job, JobEvent, JobStatus, Stage
 from jobs.services import job_submit, job_submit_batch
 from tests.workers.conftest import ROOT, all_terminal, queued_job, wait_for, worker_database_env
@@ -143,7 +143,7 @@ def test_kill_9_mid_run_leaves_every_job_in_exactly_one_terminal_state(cast: Any
 
     # What the scheduled reaper does once their deadline (task timeout + margin) has passed. It runs
     # before the new cluster starts: jobs that cluster claims would look overdue at now + 1 h too.
-    reaped = tasks.reap_jobs(now=timezone.now() + timedelta(hours=1))
+    reaped = reaper.reap_jobs(now=timezone.now() + timedelta(hours=1))
     assert reaped["requeued"] == len(orphans)
     second = start_cluster("interactive")
     wait_for(all_terminal(job_ids), timeout=120, what="every job to finish", clusters=(second,))

@@ -35,7 +35,7 @@ from adapters.config import BackendConfig
 from adapters.ibm import IbmAdapter, queue_delay_seconds
 from budgets.models import Budget, Hold, HoldStatus, LedgerEntry, LedgerKind
 from budgets.services import hold_reserve
-from jobs import tasks
+from jobs import reaper, tasks
 from jobs.models import Job, JobEvent, JobStatus, Stage
 from tests.jobs.orch_support import price
 from tests.workers.conftest import queued_job
@@ -126,7 +126,7 @@ def test_schedules_name_their_cluster_and_are_created_once() -> None:
 
     schedules = {s.name: (s.func, s.cluster) for s in Schedule.objects.filter(name__startswith="jobs.")}
     assert schedules == {
-        "jobs.reap_jobs": ("jobs.tasks.reap_jobs", "interactive"),
+        "jobs.reap_jobs": ("jobs.reaper.reap_jobs", "interactive"),
         "jobs.poll_hardware_jobs": ("jobs.tasks.poll_hardware_jobs", "hardware"),
     }
 
@@ -356,9 +356,9 @@ def test_the_reaper_requeues_a_job_whose_worker_died(cast: Any, django_capture_o
     now = timezone.now()
     job = held_job(cast, status=JobStatus.RUNNING, attempts=1, started_at=now, deadline=now + timedelta(minutes=10))
 
-    assert tasks.reap_jobs(now=now + timedelta(minutes=5))["requeued"] == 0  # still inside its deadline
+    assert reaper.reap_jobs(now=now + timedelta(minutes=5))["requeued"] == 0  # still inside its deadline
     with django_capture_on_commit_callbacks(execute=True):
-        assert tasks.reap_jobs(now=now + timedelta(minutes=11))["requeued"] == 1
+        assert reaper.reap_jobs(now=now + timedelta(minutes=11))["requeued"] == 1
 
     job.refresh_from_db()
     assert job.status == JobStatus.QUEUED and job.deadline is None
@@ -376,7 +376,7 @@ def test_the_reaper_fails_a_job_whose_worker_died_three_times(cast: Any) -> None
         # A worker claims the job and dies (kill -9, OOM) before finishing: its deadline passes.
         now = timezone.now()
         assert tasks._claim(job, now=now, deadline=now - timedelta(seconds=1)) is not None
-        outcomes.append(tasks.reap_jobs(now=now))
+        outcomes.append(reaper.reap_jobs(now=now))
 
     assert [(o["requeued"], o["failed"]) for o in outcomes] == [(1, 0), (1, 0), (0, 1)]
     job.refresh_from_db()
@@ -394,8 +394,8 @@ def test_the_reaper_enqueues_a_queued_job_whose_task_was_lost(cast: Any) -> None
     backing_off = queued_job(cast, not_before=timezone.now() + timedelta(hours=2))
     later = timezone.now() + timedelta(minutes=5)
 
-    assert tasks.reap_jobs(now=timezone.now())["reenqueued"] == 0  # just queued: its task may be on its way
-    assert tasks.reap_jobs(now=later)["reenqueued"] == 1
+    assert reaper.reap_jobs(now=timezone.now())["reenqueued"] == 0  # just queued: its task may be on its way
+    assert reaper.reap_jobs(now=later)["reenqueued"] == 1
 
     enqueued = sorted(row.task["args"][0] for row in OrmQ.objects.all())
     assert enqueued == sorted([str(lost.pk), str(waiting.pk)])
@@ -416,7 +416,7 @@ def test_the_reaper_purges_old_task_successes_and_keeps_failures(settings: Any) 
     record("new-success", success=True, age=timedelta(hours=1))
     record("old-failure", success=False, age=timedelta(days=30))
 
-    assert tasks.reap_jobs(now=now)["task_results_purged"] == 1
+    assert reaper.reap_jobs(now=now)["task_results_purged"] == 1
     assert sorted(Task.objects.values_list("name", flat=True)) == ["new-success", "old-failure"]
 
 

@@ -1,10 +1,12 @@
-"""Run the reaper once, now: what the `jobs.reap_jobs` schedule does every minute on the interactive cluster."""
+"""Run the reaper once, now: what the `jobs.reap_jobs` schedule does every minute on the interactive cluster
+(every cluster also returns jobs whose heartbeat stopped every few seconds)."""
 
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from jobs.tasks import ensure_schedules, poll_hardware_jobs, reap_jobs
+from jobs.reaper import reap_jobs
+from jobs.tasks import ensure_schedules, poll_hardware_jobs
 
 
 class Command(BaseCommand):
