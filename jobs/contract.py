@@ -57,7 +57,7 @@ class JobRequest(BaseModel):
     backend: str | None = Field(default=None, max_length=100, description="explicit backend pin")
     priority: Literal["interactive", "batch"] = "interactive"
     experiment_class: str | None = Field(
-        default=None, max_length=64, description="slug; defaults to the experiment's class"
+        default=None, max_length=64, description="the experiment's class slug, or left out; another class is refused"
     )
     labels: list[str] = Field(default_factory=list, max_length=MAX_LABELS)
     budget_ceiling: Decimal | None = Field(default=None, ge=0, max_digits=18, decimal_places=6)

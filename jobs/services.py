@@ -376,17 +376,17 @@ def _experiment_for(user: AbstractBaseUser, experiment_id: int) -> Experiment:
 
 
 def _class_for(req: JobRequest, experiment: Experiment) -> ExperimentClass:
-    if req.experiment_class:
-        klass = ExperimentClass.objects.filter(slug=req.experiment_class).first()
-        if klass is None:
-            valid = ", ".join(ExperimentClass.objects.values_list("slug", flat=True))
-            raise Invalid(
-                f"unknown experiment class {req.experiment_class!r}; valid: {valid}", field="experiment_class"
-            )
-        return klass
-    if experiment.experiment_class is None:
-        raise Invalid("the experiment has no class; name one", field="experiment_class")
-    return experiment.experiment_class
+    """The experiment's class pays: a request may restate it, never choose another budget."""
+    klass = experiment.experiment_class
+    if klass is None:
+        raise Invalid(f"experiment {experiment.name!r} has no class; ask a team admin to set one", field="experiment")
+    if req.experiment_class and req.experiment_class != klass.slug:
+        raise Invalid(
+            f"experiment_class must be the experiment's class, {klass.slug!r}, or be left out; "
+            f"{req.experiment_class!r} is not it",
+            field="experiment_class",
+        )
+    return klass
 
 
 def _budget_for(experiment: Experiment, klass: ExperimentClass) -> Budget:
@@ -410,7 +410,6 @@ class _Submission:
         self.user = user
         self.single = single  # one job: no batch-wide cache read follows its drafts
         self._experiments: dict[int, Experiment] = {}
-        self._classes: dict[str, ExperimentClass] = {}
         self._budgets: dict[tuple[int, int], Budget] = {}
         self._cached: dict[tuple[int, str], Job | None] = {}
         self._approvers: dict[int, list[str]] = {}
@@ -423,11 +422,7 @@ class _Submission:
         return self._experiments[experiment_id]
 
     def experiment_class(self, req: JobRequest, experiment: Experiment) -> ExperimentClass:
-        if not req.experiment_class:  # the experiment's own, read with it
-            return _class_for(req, experiment)
-        if req.experiment_class not in self._classes:
-            self._classes[req.experiment_class] = _class_for(req, experiment)
-        return self._classes[req.experiment_class]
+        return _class_for(req, experiment)  # the experiment's own, read with it
 
     def budget(self, experiment: Experiment, klass: ExperimentClass) -> Budget:
         key = (experiment.team_id, klass.pk)
@@ -1412,7 +1407,6 @@ def job_rerun(*, user: AbstractBaseUser, job_id: object) -> Job:
         "max_tier": job.max_tier,
         "backend": job.backend_pin or None,
         "priority": job.priority,
-        "experiment_class": job.experiment_class.slug,
         "labels": job.labels,
         "no_cache": True,
     }

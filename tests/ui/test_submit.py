@@ -107,3 +107,12 @@ def test_estimate_also_puts_errors_next_to_their_inputs_while_typing(alice_clien
     assert "greater than or equal to 2" in slot
     cleared = html.split('id="err-id_shots" hx-swap-oob="true">')[1].split("</div>")[0]
     assert cleared == ""  # fields without an error are cleared
+
+
+def test_the_submit_form_bills_the_experiments_class_whatever_is_posted(alice_client, cast):
+    from tests.factories import make_budget, make_class
+
+    lax = make_class("exploration")
+    make_budget(cast.qlab, lax, limit="10000.00", threshold="5000.00")
+    alice_client.post(reverse("submit"), form_data(cast, experiment_class=lax.slug))
+    assert Job.objects.get().experiment_class == cast.klass
