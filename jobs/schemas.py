@@ -234,9 +234,10 @@ class ApprovalOut(Schema):
 
 
 class Input(Schema):
-    """Request bodies refuse unknown fields (a typo is an error, not silently ignored)."""
+    """Request bodies refuse unknown fields (a typo is an error, not silently ignored) and take JSON's
+    types strictly ("100" is not a number, true is not 1)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class LifecycleIn(Input):

@@ -19,7 +19,6 @@ Rules every function here keeps:
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import logging
 import re
@@ -62,6 +61,7 @@ from jobs.models import (
     PreEncoded,
     Stage,
 )
+from jobs.request_identity import request_sha256
 
 logger = logging.getLogger(__name__)
 
@@ -181,16 +181,9 @@ def trace_id_from(traceparent: str | None) -> str:
 
 
 def request_body_sha256(request: JobRequest | dict[str, Any]) -> str:
-    """SHA-256 of the canonical JSON of a request body (sorted keys, no whitespace); a body may hold
-    parsed requests (a batch's `{"jobs": [...]}`)."""
-    text = json.dumps(request, sort_keys=True, separators=(",", ":"), default=_as_sent)
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def _as_sent(value: Any) -> Any:
-    if isinstance(value, JobRequest):
-        return value.model_dump(mode="json", exclude_unset=True)
-    return str(value)
+    """SHA-256 of the contract a request body means (`jobs.request_identity`): an explicit default,
+    another key order or "12.50" for "12.5" is the same request; a body may be a batch's `{"jobs": [...]}`."""
+    return request_sha256(request)
 
 
 def seed_for(job_id: uuid.UUID) -> int:
@@ -199,7 +192,8 @@ def seed_for(job_id: uuid.UUID) -> int:
 
 
 def _invalid(exc: ContractError) -> Invalid:
-    return Invalid(exc.message, field=exc.field, code=None if exc.code == "invalid" else exc.code)
+    detail = exc.errors or None  # every refused field, each with its message
+    return Invalid(exc.message, field=exc.field, code=None if exc.code == "invalid" else exc.code, detail=detail)
 
 
 def _jsonable(value: Any) -> Any:

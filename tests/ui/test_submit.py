@@ -67,7 +67,7 @@ def test_out_of_range_param_is_shown_next_to_its_input_and_nothing_is_submitted(
     html = response.content.decode()
     assert response.status_code == 422
     field = html.split('name="params.n_qubits"')[1].split('class="help"')[0]
-    assert 'class="field-error"' in field and "greater than or equal to 2" in field
+    assert 'class="field-error"' in field and "params.n_qubits must be at least 2." in field
     assert 'value="1"' in html  # the user's input is kept
     assert Job.objects.count() == 0
 
@@ -104,7 +104,7 @@ def test_estimate_also_puts_errors_next_to_their_inputs_while_typing(alice_clien
         reverse("submit_quote"), form_data(cast, **{"params.n_qubits": "1"}), **HTMX
     ).content.decode()
     slot = html.split('id="err-id_params_n_qubits" hx-swap-oob="true">')[1].split("</div>")[0]
-    assert "greater than or equal to 2" in slot
+    assert "params.n_qubits must be at least 2." in slot
     cleared = html.split('id="err-id_shots" hx-swap-oob="true">')[1].split("</div>")[0]
     assert cleared == ""  # fields without an error are cleared
 
