@@ -6,10 +6,13 @@ statement count, the gate count after expanding user-defined gates (a "billion l
 gate definitions is a few lines of text), bracket nesting, expression length, includes other than
 the standard library (never a file path), pulse-level and classical blocks (``opaque``, ``extern``,
 ``defcal``, ``cal``, ``if``, ``for``, ``while``, ``reset``…), and any gate after a measurement.
-Each refusal is a `QasmError` with ``field = "params.qasm"`` and the line when known, raised in
-milliseconds even for a 10 MB text. Only then do qiskit's parsers run (`qiskit.qasm2.loads` with
-the standard include; `qiskit.qasm3.loads` through qiskit-qasm3-import), and their errors are
-reported the same way.
+Gate modifiers count at what qiskit will make of them (`adapters.qasm_modifiers`): a power of a
+gate wider than three qubits is refused, controls multiply a call's gates. Each refusal is a
+`QasmError` with ``field = "params.qasm"`` and the line when known, raised in milliseconds even for
+a 10 MB text. Only then do qiskit's parsers run (`qiskit.qasm2.loads` with the standard include;
+`qiskit.qasm3.loads` through qiskit-qasm3-import), and their errors are reported the same way. A
+parse runs under a CPU-time budget (`adapters.cpu_budget`) and is remembered by the program's
+statements, comments and layout aside.
 """
 
 from __future__ import annotations
@@ -450,7 +453,7 @@ def parse_qasm(text: str, *, max_qubits: int | None = None, name: str = "") -> C
 
 
 _PARSED: OrderedDict[tuple[str, str], Circuit | QasmError] = OrderedDict()
-_PARSED_MAX = 64
+_PARSED_MAX = 32  # parsed circuits are shared with the contract's cache of built circuits
 _PARSED_LOCK = threading.Lock()
 
 

@@ -116,3 +116,17 @@ def test_the_submit_form_bills_the_experiments_class_whatever_is_posted(alice_cl
     make_budget(cast.qlab, lax, limit="10000.00", threshold="5000.00")
     alice_client.post(reverse("submit"), form_data(cast, experiment_class=lax.slug))
     assert Job.objects.get().experiment_class == cast.klass
+
+
+def test_the_form_words_its_refusals_like_the_api_and_shows_every_one(alice_client, cast):
+    data = form_data(cast, shots="0", family="qaoa_maxcut")
+    data.update({"params.n_nodes": "3", "params.edges": "[[0, 1], [1, 2]]", "params.p": "2"})
+    data.update({"params.gammas": "[0.1]", "params.betas": "[0.2]"})
+    html = alice_client.post(reverse("submit"), data).content.decode()
+    assert "shots must be at least 1." in html and "Ensure this value" not in html
+    data["shots"] = "500"
+    html = alice_client.post(reverse("submit"), data).content.decode()
+    for name in ("gammas", "betas"):
+        field = html.split(f'name="params.{name}"')[1].split('class="help"')[0]
+        assert f"params.{name} must have exactly 2 angles, one per layer (p = 2); it has 1." in field
+    assert Job.objects.count() == 0
