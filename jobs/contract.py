@@ -49,6 +49,14 @@ class ContractError(ValueError):
         super().__init__(f"{field}: {message}")
 
 
+def whole_json_number(value: Any) -> Any:
+    """For a strict model's integer field (`mode="before"`): a whole number as JSON may write it, 5 or
+    5.0 (JSON Schema, and so the OpenAPI schema, counts 5.0 as an integer); "5" and true stay refused."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
 class JobRequest(BaseModel):
     # Strict: "100" is not a number of shots and true is not 1 (JSON has types; the web form converts
     # its text inputs itself). Money may be a decimal string or a number.
@@ -80,6 +88,10 @@ class JobRequest(BaseModel):
                     f"must each be 1 to {MAX_LABEL_LENGTH} characters of letters, digits and _.:=/-; labels[{i}] is not"
                 )
         return labels
+
+    _whole_numbers = field_validator("experiment", "family_version", "shots", "max_tier", mode="before")(
+        whole_json_number
+    )
 
     @field_validator("schema_version", mode="before")
     @classmethod

@@ -100,6 +100,13 @@ def test_a_batch_item_and_an_approval_are_strictly_typed_too(alice, cast):
     assert (reply.status, reply.body["field"], reply.body["message"]) == (422, "shots", "shots must be a whole number.")
 
 
+def test_a_whole_number_may_be_written_as_json_does(alice, cast):
+    reply = _post(alice, "/jobs", ghz_body(cast.qlab_experiment, shots=200.0))
+    assert reply.status == 201 and reply.body["shots"] == 200
+    reply = _post(alice, "/jobs", ghz_body(cast.qlab_experiment, shots=200.5))
+    assert (reply.status, reply.body["message"]) == (422, "shots must be a whole number.")
+
+
 def test_a_budget_ceiling_may_be_a_decimal_string_or_a_number(alice, cast):
     for ceiling in ("12.50", 12.5):
         reply = alice.post("/jobs/quote", ghz_body(cast.qlab_experiment, budget_ceiling=ceiling))
