@@ -6,19 +6,27 @@ statement count, the gate count after expanding user-defined gates (a "billion l
 gate definitions is a few lines of text), bracket nesting, expression length, includes other than
 the standard library (never a file path), pulse-level and classical blocks (``opaque``, ``extern``,
 ``defcal``, ``cal``, ``if``, ``for``, ``while``, ``reset``…), and any gate after a measurement.
-Each refusal is a `QasmError` with ``field = "params.qasm"`` and the line when known, raised in
-milliseconds even for a 10 MB text. Only then do qiskit's parsers run (`qiskit.qasm2.loads` with
-the standard include; `qiskit.qasm3.loads` through qiskit-qasm3-import), and their errors are
-reported the same way.
+Gate modifiers count at what qiskit will make of them (`adapters.qasm_modifiers`): a power of a
+gate wider than three qubits is refused, controls multiply a call's gates. Each refusal is a
+`QasmError` with ``field = "params.qasm"`` and the line when known, raised in milliseconds even for
+a 10 MB text. Only then do qiskit's parsers run (`qiskit.qasm2.loads` with the standard include;
+`qiskit.qasm3.loads` through qiskit-qasm3-import), and their errors are reported the same way. A
+parse runs under a CPU-time budget (`adapters.cpu_budget`) and is remembered by the program's
+statements, comments and layout aside.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from adapters.cpu_budget import CpuBudgetExceeded, cpu_budget
 from adapters.ir import GATES, Circuit, IRError
+from adapters.qasm_modifiers import MAX_POW_QUBITS, ModifierError, split_modifiers
 
 if TYPE_CHECKING:
     import qiskit
@@ -36,6 +44,9 @@ MAX_REGISTER_DIGITS = 7
 # The widest modelled device. Wider backends exist (the stabilizer simulator takes 1000 qubits) but a
 # hand-written program that wide is far likelier an attack on the parser than a circuit to run.
 MAX_QASM_QUBITS = 156
+# CPU time one parse (qiskit's parser, expansion, conversion) may use: a bound on whatever the
+# pre-parse estimate misses. The largest programs the limits admit parse well within it.
+PARSE_CPU_SECONDS = 10.0
 
 STANDARD_INCLUDES = {2: "qelib1.inc", 3: "stdgates.inc"}
 # Keywords that open pulse-level, external, classical-control or non-unitary constructs.
@@ -62,7 +73,6 @@ _NON_GATE |= {"stretch", "array", "gphase"}
 
 _TOKEN_RE = re.compile(r'//|/\*|"|[()\[\]{};\n]')
 _IDENT_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_MODIFIER_RE = re.compile(r"^(?:(?:inv|ctrl|negctrl|pow)\s*(?:\([^)]*\))?\s*@\s*)+")
 _QREG2_RE = re.compile(r"^qreg\s+([A-Za-z_]\w*)\s*\[\s*(\d+)\s*\]$")
 _QUBIT3_RE = re.compile(r"^qubit\s*(?:\[\s*(\d+)\s*\])?\s*([A-Za-z_]\w*)$")
 _INCLUDE_RE = re.compile(r'^include\s*"([^"]*)"$')
@@ -101,6 +111,8 @@ class QasmSummary:
     statements: int
     expanded_gates: int
     gate_costs: dict[str, int] = field(default_factory=dict)
+    # SHA-256 of the statements with comments and layout removed: what the parse depends on.
+    normalised_sha256: str = ""
 
 
 def _strip_and_split(text: str) -> list[_Statement]:
@@ -181,18 +193,17 @@ def _strip_and_split(text: str) -> list[_Statement]:
     return statements
 
 
-def _gate_name(stmt: str) -> str | None:
-    """The gate a statement calls (modifiers stripped), or None when it is not a gate call."""
-    stripped = _MODIFIER_RE.sub("", stmt)
-    word = _IDENT_RE.match(stripped)
+def _gate_name(call: str) -> str | None:
+    """The gate a call (modifiers stripped) names, or None when it is not a gate call."""
+    word = _IDENT_RE.match(call)
     if word is None or word.group() in _NON_GATE:
         return None
     return word.group()
 
 
-def _broadcast(stmt: str, registers: dict[str, int]) -> int:
-    """How many gates a call on whole registers expands to (``h q;`` on a 5-qubit q is 5)."""
-    call = _MODIFIER_RE.sub("", stmt)
+def _broadcast(call: str, registers: dict[str, int]) -> int:
+    """How many gates a call (modifiers stripped) on whole registers expands to (``h q;`` on a
+    5-qubit q is 5)."""
     rest = call[len(_IDENT_RE.match(call).group()) :].lstrip()  # type: ignore[union-attr]
     if rest.startswith("("):
         rest = rest[rest.rfind(")") + 1 :]
@@ -285,10 +296,16 @@ def check_limits(text: str, *, max_qubits: int | None = None) -> QasmSummary:
                 raise QasmError("measurement inside a gate definition is not allowed", line)
             measured_at = measured_at or line
             continue
-        gate = _gate_name(text_)
+        try:
+            modified = split_modifiers(text_)
+        except ModifierError as exc:
+            raise QasmError(str(exc), line) from None
+        gate = _gate_name(modified.call)
         if gate is None:
             continue
-        cost = costs.get(gate, 1)
+        cost = costs.get(gate, 1) * modified.cost_factor()
+        if "pow" in modified.names:  # the power's matrix is synthesised back into gates: ~4^n of them
+            cost += 4**MAX_POW_QUBITS
         if current_gate is not None:
             costs[current_gate] = min(costs[current_gate] + cost, MAX_EXPANDED_GATES + 1)
             depths[current_gate] = max(depths[current_gate], depths.get(gate, 0) + 1)
@@ -301,10 +318,17 @@ def check_limits(text: str, *, max_qubits: int | None = None) -> QasmSummary:
                 "mid-circuit measurement is not supported, measure only at the end",
                 line,
             )
-        expanded += cost * _broadcast(text_, registers)
+        expanded += cost * _broadcast(modified.call, registers)
         if expanded > MAX_EXPANDED_GATES:
             raise QasmError(f"program expands to more than {MAX_EXPANDED_GATES} gates", line)
-    return QasmSummary(version, max(qubits, physical), len(statements), expanded, costs)
+    return QasmSummary(version, max(qubits, physical), len(statements), expanded, costs, _normalised_sha256(statements))
+
+
+def _normalised_sha256(statements: list[_Statement]) -> str:
+    digest = hashlib.sha256()
+    for stmt in statements:
+        digest.update(f"{stmt.block or ''}\x1f{int(stmt.opens_block)}\x1f{stmt.text}\x1e".encode())
+    return digest.hexdigest()
 
 
 def _size(digits: str, line: int) -> int:
@@ -395,10 +419,50 @@ def _expand_to_ir_gates(qc: qiskit.QuantumCircuit) -> qiskit.QuantumCircuit:
 
 
 def parse_qasm(text: str, *, max_qubits: int | None = None, name: str = "") -> Circuit:
-    """OpenQASM 2 or 3 (by its header; none means 3) → a bound IR circuit, or `QasmError`."""
+    """OpenQASM 2 or 3 (by its header; none means 3) → a bound IR circuit, or `QasmError`.
+
+    Results are remembered by the program's statements (comments and layout removed), so the same
+    program resent with another comment is not parsed again; refusals that name no line are
+    remembered too (a line number may differ between two layouts of one program)."""
+    summary = check_limits(text, max_qubits=max_qubits)
+    key = (summary.normalised_sha256, name)  # the qubit limit was checked above; the parse does not depend on it
+    with _PARSED_LOCK:
+        known = _PARSED.get(key)
+        if known is not None:
+            _PARSED.move_to_end(key)
+    if isinstance(known, QasmError):
+        raise QasmError(known.reason)
+    if known is not None:
+        return known
+    try:
+        with cpu_budget(PARSE_CPU_SECONDS):
+            result: Circuit | QasmError = _parse_checked(text, summary, name)
+    except CpuBudgetExceeded:
+        result = QasmError(
+            f"the program needs more than {PARSE_CPU_SECONDS:g} seconds of CPU time to read; "
+            "use fewer or smaller custom gates and modifiers"
+        )
+    except QasmError as exc:
+        if exc.line is not None:
+            raise
+        result = exc
+    with _PARSED_LOCK:
+        _PARSED[key] = result
+        while len(_PARSED) > _PARSED_MAX:
+            _PARSED.popitem(last=False)
+    if isinstance(result, QasmError):
+        raise QasmError(result.reason)
+    return result
+
+
+_PARSED: OrderedDict[tuple[str, str], Circuit | QasmError] = OrderedDict()
+_PARSED_MAX = 32  # parsed circuits are shared with the contract's cache of built circuits
+_PARSED_LOCK = threading.Lock()
+
+
+def _parse_checked(text: str, summary: QasmSummary, name: str) -> Circuit:
     from adapters.convert import qiskit_to_ir
 
-    summary = check_limits(text, max_qubits=max_qubits)
     qc = _parse_qiskit(text, summary.version)
     if qc.parameters:
         names = ", ".join(sorted(p.name for p in qc.parameters))

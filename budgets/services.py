@@ -122,7 +122,8 @@ def budget_set(
         used = budget.spent_micros + budget.reserved_micros
         if limit_micros < used:
             raise ValueError(
-                f"limit {limit_micros / 1e6:.2f} is below what is already spent and reserved ({used / 1e6:.2f})"
+                f"the limit {format_money(limit_micros)} is below what is already spent and reserved "
+                f"({format_money(used)})"
             )
         old_limit = budget.limit_micros
         budget.limit_micros = limit_micros
@@ -139,7 +140,7 @@ def budget_set(
             kind=LedgerKind.SET_LIMIT,
             amount_micros=limit_micros - old_limit,
             actor=actor if actor is not None and actor.is_authenticated else None,
-            memo=f"limit {old_limit} → {limit_micros} micros" + (" (new budget)" if created else ""),
+            memo=_limit_memo(old_limit, limit_micros, created=created),
         )
         audit_record(
             action="budget.set",
@@ -148,14 +149,22 @@ def budget_set(
             target=f"budget:{budget.pk}",
             detail={
                 "experiment_class": experiment_class.slug,
-                "limit_micros": limit_micros,
-                "approval_threshold_micros": budget.approval_threshold_micros,
+                "limit": format_money(limit_micros),
+                "previous_limit": None if created else format_money(old_limit),
+                "approval_threshold": format_money(budget.approval_threshold_micros),
                 "max_tier": budget.max_tier,
                 "period": budget.period,
             },
         )
         _alerts_check_later(budget.pk)  # a lower limit can cross a threshold too
     return budget
+
+
+def _limit_memo(old_micros: int, new_micros: int, *, created: bool) -> str:
+    """The ledger's words for a limit change, in the currency: "limit USD 0.00 → USD 50.00"."""
+    if created:
+        return f"new budget, limit {format_money(new_micros)}"
+    return f"limit {format_money(old_micros)} → {format_money(new_micros)}"
 
 
 # --- API tokens -----------------------------------------------------------------------------------
@@ -743,7 +752,11 @@ def budget_top_up(*, budget: Budget, amount_micros: int, actor: AbstractBaseUser
             actor=actor,
             team=budget.team,
             target=f"budget:{budget.pk}",
-            detail={"amount_micros": amount_micros, "limit_micros": budget.limit_micros, "memo": memo[:200]},
+            detail={
+                "amount": format_money(amount_micros),
+                "limit": format_money(budget.limit_micros),
+                "memo": memo[:200],
+            },
         )
     return budget
 
@@ -774,7 +787,7 @@ def _new_period(
             actor=actor,
             team=budget.team,
             target=f"budget:{budget.pk}",
-            detail={"previous_spent_micros": old_spent, "period_start": start.isoformat()},
+            detail={"previous_spent": format_money(old_spent), "period_start": start.isoformat()},
         )
         _alerts_check_later(budget.pk)
     return True

@@ -27,6 +27,7 @@ from budgets.api_auth import InvalidToken
 from budgets.errors import ServiceError
 from jobs.contract import ContractError
 from jobs.services import trace_id_from
+from jobs.validation_text import joined, sentence
 
 logger = logging.getLogger("hybridportal.api")
 
@@ -72,13 +73,9 @@ def validation_field(loc: tuple[Any, ...] | list[Any], body_params: set[str] | f
     return field or (source or "body")
 
 
-def _message(err: dict[str, Any]) -> str:
-    # The same wording as jobs.contract.first_error, so API and UI refusals read alike.
-    if err.get("type") == "extra_forbidden":
-        return "unknown field"
-    if err.get("type") == "missing":
-        return "this field is required"
-    return str(err.get("msg", "invalid value"))
+def _message(field: str, err: dict[str, Any]) -> str:
+    # The wording of jobs.validation_text, as for the services and the web form.
+    return sentence(field, str(err.get("type", "")), err.get("ctx"))
 
 
 def _respond(api: NinjaAPI, request: HttpRequest, status: int, body: dict[str, Any]) -> HttpResponse:
@@ -89,10 +86,10 @@ def install_error_handlers(api: NinjaAPI, *, body_params: frozenset[str] = froze
     """Register the handlers on `api`; `body_params` are the body argument names to drop from fields."""
 
     def on_validation(request: HttpRequest, exc: ValidationError) -> HttpResponse:
-        errors = [
-            {"field": validation_field(e.get("loc", ()), body_params), "message": _message(e), "type": e.get("type")}
-            for e in exc.errors
-        ]
+        errors = []
+        for e in exc.errors:
+            field = validation_field(e.get("loc", ()), body_params)
+            errors.append({"field": field, "message": _message(field, e), "type": e.get("type")})
         for err in errors:  # a missing or malformed Idempotency-Key is a 400, whatever else is wrong
             if err["field"].lower() == IDEMPOTENCY_HEADER.lower():
                 missing = err["type"] == "missing"
@@ -107,11 +104,11 @@ def install_error_handlers(api: NinjaAPI, *, body_params: frozenset[str] = froze
                         IDEMPOTENCY_HEADER,
                     ),
                 )
-        first = errors[0] if errors else {"field": "body", "message": "invalid request"}
-        return _respond(api, request, 422, error_body("invalid", first["message"], first["field"], errors))
+        field = errors[0]["field"] if errors else "body"
+        return _respond(api, request, 422, error_body("invalid", joined(errors), field, errors))
 
     def on_contract(request: HttpRequest, exc: ContractError) -> HttpResponse:
-        return _respond(api, request, 422, error_body(exc.code, exc.message, exc.field))
+        return _respond(api, request, 422, error_body(exc.code, exc.message, exc.field, exc.errors or None))
 
     def on_service(request: HttpRequest, exc: ServiceError) -> HttpResponse:
         return _respond(api, request, exc.status, exc.as_dict())

@@ -148,7 +148,8 @@ class Client:
     ) -> dict[str, Any]:
         """Submit a job and return it (status `queued`, `awaiting_approval`, or `succeeded` when an
         identical earlier result was reused). Other contract fields (`objective`, `family_version`,
-        `experiment_class`, `budget_ceiling`) go in `contract`. `experiment` is an id or a unique name."""
+        `budget_ceiling`) go in `contract`. `experiment` is an id or a unique name; its class's budget
+        pays (an `experiment_class` other than the experiment's is refused)."""
         body = self._job_body(
             family,
             params,

@@ -19,9 +19,11 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_core import PydanticCustomError
 
 from adapters.ir import Circuit, IRError, canonical_json
 from adapters.ir import fingerprint as ir_fingerprint
+from jobs.validation_text import errors_of, joined
 
 if TYPE_CHECKING:
     from jobs.families.base import Family, FamilyParams
@@ -34,17 +36,31 @@ LABEL_RE = re.compile(r"^[A-Za-z0-9_.:=/-]+$")
 
 
 class ContractError(ValueError):
-    """A request the contract refuses. `field` is a dotted path (``params.n_qubits``)."""
+    """A request the contract refuses. `field` is a dotted path (``params.n_qubits``), the first of
+    `errors` when several fields are refused at once (each `{"field", "message", "type"}`)."""
 
-    def __init__(self, field: str, message: str, code: str = "invalid") -> None:
+    def __init__(
+        self, field: str, message: str, code: str = "invalid", errors: list[dict[str, str]] | None = None
+    ) -> None:
         self.field = field
         self.code = code
         self.message = message
+        self.errors = errors or []
         super().__init__(f"{field}: {message}")
 
 
+def whole_json_number(value: Any) -> Any:
+    """For a strict model's integer field (`mode="before"`): a whole number as JSON may write it, 5 or
+    5.0 (JSON Schema, and so the OpenAPI schema, counts 5.0 as an integer); "5" and true stay refused."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
 class JobRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Strict: "100" is not a number of shots and true is not 1 (JSON has types; the web form converts
+    # its text inputs itself). Money may be a decimal string or a number.
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     schema_version: Literal[1] = 1
     experiment: int = Field(description="id of an experiment of one of your teams")
@@ -57,10 +73,10 @@ class JobRequest(BaseModel):
     backend: str | None = Field(default=None, max_length=100, description="explicit backend pin")
     priority: Literal["interactive", "batch"] = "interactive"
     experiment_class: str | None = Field(
-        default=None, max_length=64, description="slug; defaults to the experiment's class"
+        default=None, max_length=64, description="the experiment's class slug, or left out; another class is refused"
     )
     labels: list[str] = Field(default_factory=list, max_length=MAX_LABELS)
-    budget_ceiling: Decimal | None = Field(default=None, ge=0, max_digits=18, decimal_places=6)
+    budget_ceiling: Decimal | None = Field(default=None, ge=0, max_digits=18, decimal_places=6, strict=False)
     no_cache: bool = False
 
     @field_validator("labels")
@@ -68,8 +84,21 @@ class JobRequest(BaseModel):
     def _labels(cls, labels: list[str]) -> list[str]:
         for i, label in enumerate(labels):
             if not 1 <= len(label) <= MAX_LABEL_LENGTH or not LABEL_RE.match(label):
-                raise ValueError(f"labels[{i}] must be 1..{MAX_LABEL_LENGTH} characters of letters, digits and _.:=/-")
+                raise ValueError(
+                    f"must each be 1 to {MAX_LABEL_LENGTH} characters of letters, digits and _.:=/-; labels[{i}] is not"
+                )
         return labels
+
+    _whole_numbers = field_validator("experiment", "family_version", "shots", "max_tier", mode="before")(
+        whole_json_number
+    )
+
+    @field_validator("schema_version", mode="before")
+    @classmethod
+    def _version_is_a_number(cls, version: Any) -> Any:
+        if isinstance(version, bool):  # True == 1 to Python, not to the contract
+            raise PydanticCustomError("literal_error", "", {"expected": "1"})
+        return version
 
     @field_validator("backend")
     @classmethod
@@ -77,28 +106,21 @@ class JobRequest(BaseModel):
         return backend or None
 
 
-def first_error(exc: ValidationError, prefix: str = "") -> ContractError:
-    """The first pydantic error as a ContractError whose field is a dotted path and whose message
-    says the limit (pydantic's messages already do: 'Input should be less than or equal to 1000000')."""
-    err = exc.errors(include_url=False)[0]
-    loc = ".".join(str(part) for part in err.get("loc", ()) if part != "__root__")
-    field = ".".join(p for p in (prefix, loc) if p) or prefix or "body"
-    message = err.get("msg", "invalid value")
-    if err.get("type") == "extra_forbidden":
-        message = "unknown field"
-    elif err.get("type") == "missing":
-        message = "this field is required"
-    return ContractError(field, message)
+def contract_error(exc: ValidationError, prefix: str = "") -> ContractError:
+    """A pydantic ValidationError as one ContractError reporting every refused field, each in the
+    portal's wording (`jobs.validation_text`); `field` is the first one's dotted path."""
+    errors = errors_of(exc, prefix)
+    return ContractError(errors[0]["field"] if errors else prefix or "body", joined(errors), errors=errors)
 
 
 def parse_job_request(raw: Any) -> JobRequest:
     """Validate the envelope of a job request; raise ContractError naming the first bad field."""
     if not isinstance(raw, dict):
-        raise ContractError("body", "must be a JSON object")
+        raise ContractError("body", "The request body must be a JSON object.")
     try:
         return JobRequest.model_validate(raw)
     except ValidationError as exc:
-        raise first_error(exc) from None
+        raise contract_error(exc) from None
 
 
 @dataclass(frozen=True)
@@ -156,28 +178,30 @@ def resolve_job_request(req: JobRequest, *, max_qubits: int | None = None) -> Pa
     family = get_family(req.family, req.family_version)
     if req.objective not in family.objectives:
         allowed = ", ".join(sorted(family.objectives))
-        raise ContractError("objective", f"{family.name} supports {allowed}; {req.objective!r} needs an observable")
+        raise ContractError(
+            "objective", f"objective must be {allowed} for {family.name}: {req.objective!r} needs an observable."
+        )
     try:
         size = len(canonical_json(req.params).encode())
     except (TypeError, ValueError):
-        raise ContractError("params", "must be plain JSON (no NaN or Infinity)") from None
+        raise ContractError("params", "params must be plain JSON (no NaN or Infinity).") from None
     if size > MAX_PARAMS_BYTES:
-        raise ContractError("params", f"{size} bytes exceeds the limit of {MAX_PARAMS_BYTES} bytes")
+        raise ContractError("params", f"params must be at most {MAX_PARAMS_BYTES} bytes of JSON; these are {size}.")
     try:
         params = family.parse(req.params)
     except ValidationError as exc:
-        raise first_error(exc, prefix="params") from None
+        raise contract_error(exc, prefix="params") from None
     limit = max_qubits if max_qubits is not None else max_qubits_any()
     try:
         circuit = _build(family, params, limit)
     except IRError as exc:
         field = exc.field if exc.field.startswith("params") else "params"
-        message = str(exc).removeprefix(f"{exc.field}: ")
-        raise ContractError(field, message) from None
+        message = str(exc).removeprefix(f"{exc.field}: ").rstrip(".")
+        raise ContractError(field, f"{field} is not accepted: {message}.") from None
     if circuit.n_qubits > limit:
         raise ContractError(
             f"params.{family.qubits_field}",
-            f"needs {circuit.n_qubits} qubits; the largest backend takes {limit}",
+            f"params.{family.qubits_field} asks for {circuit.n_qubits} qubits; the largest backend takes {limit}.",
         )
     return ParsedJob(request=req, family=family, params=params, circuit=circuit)
 

@@ -27,6 +27,7 @@ from jobs.families import family_names, get_family
 from jobs.families.base import BITSTRING_PATTERN
 from jobs.models import DataClassification
 from jobs.selectors import experiments_for_user
+from jobs.validation_text import sentence
 
 TIER_CHOICES = [
     (0, "0 · Local simulator: free, seconds, exact up to ~28 qubits"),
@@ -36,6 +37,8 @@ TIER_CHOICES = [
 ]
 PARAM_PREFIX = "params."
 CODE_MIN_LENGTH = 1000  # text params allowed this long are programs, edited in a multi-line code box
+# What a text input that does not parse is, in jobs.validation_text's terms.
+_PARSE_ERRORS = {"int": "int_parsing", "float": "float_parsing", "json": "json_invalid"}
 
 
 @dataclass
@@ -176,23 +179,23 @@ def params_from_post(family_name: str, data: Any) -> tuple[dict[str, Any], list[
             continue
         if not value:
             if field.required:
-                errors[field.input_name] = "this field is required"
+                errors[field.input_name] = sentence(field.input_name, "missing")
             continue
         try:
             params[field.name] = _coerce(field, value)
         except (ValueError, json.JSONDecodeError):
-            errors[field.input_name] = f"enter a valid {field.type_hint or 'value'}"
+            errors[field.input_name] = sentence(field.input_name, _PARSE_ERRORS.get(field.kind, "value_error"))
     return params, fields, errors
 
 
-_WHERE = re.compile(r"^line (\d+)(?:, column (\d+))?:")
+_WHERE = re.compile(r"\bline (\d+)(?:, column (\d+))?:")
 EXCERPT_WIDTH = 100
 
 
 def error_excerpt(program: str, message: str) -> str:
     """The program line an error message names ("line 7, column 3: …"), numbered, with a caret under
     the column; '' when the message names no line of the program."""
-    where = _WHERE.match(message)
+    where = _WHERE.search(message)
     lines = program.replace("\r\n", "\n").split("\n")
     if not where or not 1 <= int(where.group(1)) <= len(lines):
         return ""
@@ -255,6 +258,7 @@ class SubmitForm(forms.Form):
         # which params each family has, so the page can tell at once which inputs a family switch keeps
         self.family_params = {f.name: " ".join(f.params_model.model_fields) for f in families}
         self.fields["backend"].choices = backend_choices()
+        plain_error_messages(self)
 
     def job_request(self, params: dict[str, Any]) -> dict[str, Any]:
         """The contract body (call after is_valid())."""
@@ -301,3 +305,21 @@ class ExperimentForm(forms.Form):
         self.fields["team"].choices = [(t.slug, t.name) for t in teams_for_user(user)]
         self.fields["team"].initial = team.slug if team else None
         self.fields["experiment_class"].choices = [(c.slug, c.name) for c in ExperimentClass.objects.all()]
+        plain_error_messages(self)
+
+
+def plain_error_messages(form: forms.Form) -> None:
+    """Django's own refusals ("Ensure this value is…", "Enter a whole number.") in the portal's wording
+    (jobs.validation_text): a sentence naming the field and its limit, as the API says it."""
+    for name, field in form.fields.items():
+        field.error_messages.update(
+            {
+                "required": sentence(name, "missing"),
+                "invalid_choice": f"{name} must be one of the choices offered.",
+                "min_value": f"{name} must be at least %(limit_value)s.",
+                "max_value": f"{name} must be at most %(limit_value)s.",
+                "max_length": f"{name} must be at most %(limit_value)d characters long.",
+            }
+        )
+        if isinstance(field, forms.IntegerField):
+            field.error_messages["invalid"] = sentence(name, "int_parsing")

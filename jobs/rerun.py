@@ -40,7 +40,6 @@ def request_for(job: Job, *, on: str = AS_SUBMITTED) -> dict[str, Any]:
         "max_tier": job.max_tier,
         "backend": backend_for(job, on) or None,
         "priority": job.priority,
-        "experiment_class": job.experiment_class.slug,
         "labels": job.labels,
         "no_cache": True,
     }

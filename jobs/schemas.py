@@ -15,11 +15,11 @@ from typing import Any, Literal
 from django.conf import settings
 from ninja import Field, Schema
 from ninja.renderers import NinjaJSONEncoder
-from pydantic import ConfigDict
+from pydantic import ConfigDict, field_validator
 
 from adapters.base import Capabilities
 from budgets.schemas import IDENT, SLUG, TEXT, money_text
-from jobs.contract import JobRequest
+from jobs.contract import JobRequest, whole_json_number
 from jobs.models import Approval, Experiment, Job, JobEvent
 
 StatusName = Literal[
@@ -234,9 +234,10 @@ class ApprovalOut(Schema):
 
 
 class Input(Schema):
-    """Request bodies refuse unknown fields (a typo is an error, not silently ignored)."""
+    """Request bodies refuse unknown fields (a typo is an error, not silently ignored) and take JSON's
+    types strictly ("100" is not a number, true is not 1)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class LifecycleIn(Input):
@@ -254,6 +255,8 @@ class DecisionIn(Input):
         None, min_length=1, max_length=100, pattern=IDENT, description="approve on another backend"
     )
     shots: int | None = Field(None, ge=1, le=1_000_000, description="approve with fewer (or more) shots")
+
+    _whole_numbers = field_validator("shots", mode="before")(whole_json_number)
 
 
 class JobBatchIn(Input):
@@ -347,6 +350,8 @@ class ExperimentIn(Input):
     experiment_class: str | None = Field(None, max_length=64, pattern=SLUG, description="experiment class slug")
     data_classification: Literal["public", "internal", "confidential", "restricted"] = "internal"
     retention_days: int = Field(365, ge=1, le=36500)
+
+    _whole_numbers = field_validator("retention_days", mode="before")(whole_json_number)
 
 
 class JobFilters(Schema):

@@ -19,7 +19,6 @@ Rules every function here keeps:
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import logging
 import re
@@ -62,6 +61,7 @@ from jobs.models import (
     PreEncoded,
     Stage,
 )
+from jobs.request_identity import request_sha256
 
 logger = logging.getLogger(__name__)
 
@@ -181,16 +181,9 @@ def trace_id_from(traceparent: str | None) -> str:
 
 
 def request_body_sha256(request: JobRequest | dict[str, Any]) -> str:
-    """SHA-256 of the canonical JSON of a request body (sorted keys, no whitespace); a body may hold
-    parsed requests (a batch's `{"jobs": [...]}`)."""
-    text = json.dumps(request, sort_keys=True, separators=(",", ":"), default=_as_sent)
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def _as_sent(value: Any) -> Any:
-    if isinstance(value, JobRequest):
-        return value.model_dump(mode="json", exclude_unset=True)
-    return str(value)
+    """SHA-256 of the contract a request body means (`jobs.request_identity`): an explicit default,
+    another key order or "12.50" for "12.5" is the same request; a body may be a batch's `{"jobs": [...]}`."""
+    return request_sha256(request)
 
 
 def seed_for(job_id: uuid.UUID) -> int:
@@ -199,7 +192,8 @@ def seed_for(job_id: uuid.UUID) -> int:
 
 
 def _invalid(exc: ContractError) -> Invalid:
-    return Invalid(exc.message, field=exc.field, code=None if exc.code == "invalid" else exc.code)
+    detail = exc.errors or None  # every refused field, each with its message
+    return Invalid(exc.message, field=exc.field, code=None if exc.code == "invalid" else exc.code, detail=detail)
 
 
 def _jsonable(value: Any) -> Any:
@@ -376,17 +370,17 @@ def _experiment_for(user: AbstractBaseUser, experiment_id: int) -> Experiment:
 
 
 def _class_for(req: JobRequest, experiment: Experiment) -> ExperimentClass:
-    if req.experiment_class:
-        klass = ExperimentClass.objects.filter(slug=req.experiment_class).first()
-        if klass is None:
-            valid = ", ".join(ExperimentClass.objects.values_list("slug", flat=True))
-            raise Invalid(
-                f"unknown experiment class {req.experiment_class!r}; valid: {valid}", field="experiment_class"
-            )
-        return klass
-    if experiment.experiment_class is None:
-        raise Invalid("the experiment has no class; name one", field="experiment_class")
-    return experiment.experiment_class
+    """The experiment's class pays: a request may restate it, never choose another budget."""
+    klass = experiment.experiment_class
+    if klass is None:
+        raise Invalid(f"experiment {experiment.name!r} has no class; ask a team admin to set one", field="experiment")
+    if req.experiment_class and req.experiment_class != klass.slug:
+        raise Invalid(
+            f"experiment_class must be the experiment's class, {klass.slug!r}, or be left out; "
+            f"{req.experiment_class!r} is not it",
+            field="experiment_class",
+        )
+    return klass
 
 
 def _budget_for(experiment: Experiment, klass: ExperimentClass) -> Budget:
@@ -410,7 +404,6 @@ class _Submission:
         self.user = user
         self.single = single  # one job: no batch-wide cache read follows its drafts
         self._experiments: dict[int, Experiment] = {}
-        self._classes: dict[str, ExperimentClass] = {}
         self._budgets: dict[tuple[int, int], Budget] = {}
         self._cached: dict[tuple[int, str], Job | None] = {}
         self._approvers: dict[int, list[str]] = {}
@@ -423,11 +416,7 @@ class _Submission:
         return self._experiments[experiment_id]
 
     def experiment_class(self, req: JobRequest, experiment: Experiment) -> ExperimentClass:
-        if not req.experiment_class:  # the experiment's own, read with it
-            return _class_for(req, experiment)
-        if req.experiment_class not in self._classes:
-            self._classes[req.experiment_class] = _class_for(req, experiment)
-        return self._classes[req.experiment_class]
+        return _class_for(req, experiment)  # the experiment's own, read with it
 
     def budget(self, experiment: Experiment, klass: ExperimentClass) -> Budget:
         key = (experiment.team_id, klass.pk)

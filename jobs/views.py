@@ -124,8 +124,14 @@ def _show_quote(context: dict[str, Any], quote: services.Quote) -> None:
 
 
 def _attach_error(context: dict[str, Any], exc: ContractError | ServiceError) -> None:
-    target = error_target(exc.field, context["form"])
-    context["errors"][target or "__all__"] = exc.message
+    """Every refused field's message next to its input (the form as a whole where it has none)."""
+    listed = exc.errors if isinstance(exc, ContractError) else exc.detail
+    if not (isinstance(listed, list) and listed and all(isinstance(e, dict) and "message" in e for e in listed)):
+        listed = [{"field": exc.field, "message": exc.message}]
+    by_target: dict[str, list[str]] = {}
+    for err in listed:
+        by_target.setdefault(error_target(err.get("field"), context["form"]) or "__all__", []).append(err["message"])
+    context["errors"].update({target: " ".join(texts) for target, texts in by_target.items()})
 
 
 @login_required

@@ -54,10 +54,12 @@ def get_family(name: str, version: int | None = None) -> Family:
     """The family `name` at `version` (the latest when None); ContractError naming the field otherwise."""
     versions = FAMILIES.get(name)
     if versions is None:
-        raise ContractError("family", f"unknown family {name!r}; allowed: {', '.join(FAMILIES)}")
+        raise ContractError("family", f"family must be one of {', '.join(FAMILIES)}; {name!r} is not a family.")
     if version is None:
         return versions[max(versions)]
     if version not in versions:
         allowed = ", ".join(str(v) for v in sorted(versions))
-        raise ContractError("family_version", f"{name} has no version {version}; allowed: {allowed}")
+        raise ContractError(
+            "family_version", f"family_version must be {allowed} for {name}; it has no version {version}."
+        )
     return versions[version]

@@ -3,6 +3,7 @@ where cheap, the exact ideal output distribution."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -48,4 +49,6 @@ class Family:
     objectives: frozenset[str] = frozenset({"sample"})
 
     def parse(self, raw: Mapping[str, Any]) -> FamilyParams:
-        return self.params_model.model_validate(dict(raw))
+        """Validate params as the JSON they arrive as, strictly: "5" is not a number and true not 1
+        (JSON arrays still fill tuples). Raises pydantic's ValidationError."""
+        return self.params_model.model_validate_json(json.dumps(dict(raw)), strict=True)

@@ -34,7 +34,7 @@ class GroverParams(FamilyParams):
     def _marked_width(cls, value: str, info: ValidationInfo) -> str:
         n = info.data.get("n_qubits")
         if n is not None and len(value) != n:
-            raise ValueError(f"must have exactly n_qubits = {n} bits, got {len(value)}")
+            raise ValueError(f"must have exactly {n} bits, one per qubit (n_qubits = {n}); it has {len(value)}")
         return value
 
 

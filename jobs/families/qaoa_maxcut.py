@@ -38,11 +38,11 @@ class QaoaMaxcutParams(FamilyParams):
         seen: set[frozenset[int]] = set()
         for k, (i, j) in enumerate(edges):
             if n is not None and not (0 <= i < n and 0 <= j < n):
-                raise ValueError(f"edge {k} [{i}, {j}] names a node outside 0..{n - 1}")
+                raise ValueError(f"must name nodes 0 to {n - 1}; edge {k} [{i}, {j}] does not")
             if i == j:
-                raise ValueError(f"edge {k} [{i}, {j}] is a self-loop")
+                raise ValueError(f"must join two different nodes; edge {k} [{i}, {j}] is a self-loop")
             if frozenset((i, j)) in seen:
-                raise ValueError(f"edge {k} [{i}, {j}] is repeated")
+                raise ValueError(f"must list each edge once; edge {k} [{i}, {j}] is repeated")
             seen.add(frozenset((i, j)))
         return edges
 
@@ -51,7 +51,7 @@ class QaoaMaxcutParams(FamilyParams):
     def _one_angle_per_layer(cls, angles: list[float], info: ValidationInfo) -> list[float]:
         p = info.data.get("p")
         if p is not None and len(angles) != p:
-            raise ValueError(f"must have exactly p = {p} angles, got {len(angles)}")
+            raise ValueError(f"must have exactly {p} angles, one per layer (p = {p}); it has {len(angles)}")
         return angles
 
 

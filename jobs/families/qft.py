@@ -38,7 +38,7 @@ class QftParams(FamilyParams):
     def _input_width(cls, value: str | None, info: ValidationInfo) -> str | None:
         n = info.data.get("n_qubits")
         if value is not None and n is not None and len(value) != n:
-            raise ValueError(f"must have exactly n_qubits = {n} bits, got {len(value)}")
+            raise ValueError(f"must have exactly {n} bits, one per qubit (n_qubits = {n}); it has {len(value)}")
         return value
 
 

@@ -39,7 +39,8 @@ class VqeIsingParams(FamilyParams):
         n, layers = info.data.get("n_qubits"), info.data.get("layers")
         if n is not None and layers is not None and len(angles) != n * (layers + 1):
             raise ValueError(
-                f"must have n_qubits × (layers + 1) = {n} × {layers + 1} = {n * (layers + 1)} angles, got {len(angles)}"
+                f"must have {n * (layers + 1)} angles, n_qubits × (layers + 1) = {n} × {layers + 1}; "
+                f"it has {len(angles)}"
             )
         return angles
 

@@ -35,7 +35,7 @@ class ZzFeatureMapParams(FamilyParams):
     def _one_value_per_qubit(cls, x: list[float], info: ValidationInfo) -> list[float]:
         n = info.data.get("n_qubits")
         if n is not None and len(x) != n:
-            raise ValueError(f"must have exactly n_qubits = {n} values, got {len(x)}")
+            raise ValueError(f"must have exactly {n} values, one per qubit (n_qubits = {n}); it has {len(x)}")
         return x
 
 

@@ -121,7 +121,7 @@ def test_a_sweep_is_one_request_whose_key_survives_retries_and_items_override_co
 
 
 def test_a_refusal_raises_with_the_apis_code_message_and_field():
-    hp, sent = scripted(error(422, "invalid", "Input should be greater than 0", "params.n_qubits"))
+    hp, sent = scripted(error(422, "invalid", "params.n_qubits must be at least 2.", "params.n_qubits"))
     with pytest.raises(ApiError) as err:
         hp.submit("ghz", {"n_qubits": 0}, experiment=1)
     assert (err.value.status, err.value.code, err.value.field) == (422, "invalid", "params.n_qubits")

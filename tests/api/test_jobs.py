@@ -64,7 +64,7 @@ def test_a_bad_job_request_is_422_naming_the_field(alice, cast, change, field):
 def test_a_missing_field_is_named(alice):
     reply = alice.post("/jobs", {"family": "ghz"}, headers={"Idempotency-Key": "m-1"})
     assert reply.status == 422
-    assert reply.body["field"] == "experiment" and reply.body["message"] == "this field is required"
+    assert reply.body["field"] == "experiment" and reply.body["message"] == "experiment is required."
 
 
 def test_another_teams_experiment_is_not_found(alice, cast):

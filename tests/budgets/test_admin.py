@@ -100,7 +100,8 @@ def test_a_budget_change_in_the_admin_goes_to_the_ledger_and_the_audit_trail(adm
     entry = LedgerEntry.objects.filter(budget=budget, kind=LedgerKind.SET_LIMIT).first()
     assert (entry.amount_micros, entry.actor) == (50_000_000, admin_client.admin)
     event = AuditEvent.objects.filter(action="budget.set", actor=admin_client.admin).get()
-    assert event.detail["limit_micros"] == 150_000_000
+    assert (event.detail["limit"], event.detail["previous_limit"]) == ("USD 150.00", "USD 100.00")
+    assert entry.memo == "limit USD 100.00 → USD 150.00"  # the budget page and the admin show it
 
 
 def test_the_admin_refuses_a_limit_below_what_is_spent_and_reserved(admin_client, cast, make_job):

@@ -24,7 +24,7 @@ def test_set_budget_refuses_a_limit_below_spending_and_changes_nothing(cast, mak
     hold_settle(job=job, actual_micros=to_micros("30.00"))
     hold_reserve(job=make_job(), budget=cast.qlab_budget, amount_micros=to_micros("15.00"))
     entries = LedgerEntry.objects.count()
-    with pytest.raises(CommandError, match=r"below what is already spent and reserved \(45.00\)"):
+    with pytest.raises(CommandError, match=r"USD 44.99 is below what is already spent and reserved \(USD 45.00\)"):
         call_command("set_budget", "qlab", "algorithm_validation", "--limit", "44.99")
     assert Budget.objects.get(pk=cast.qlab_budget.pk).limit_micros == 100_000_000
     assert LedgerEntry.objects.count() == entries

@@ -67,7 +67,7 @@ def test_out_of_range_param_is_shown_next_to_its_input_and_nothing_is_submitted(
     html = response.content.decode()
     assert response.status_code == 422
     field = html.split('name="params.n_qubits"')[1].split('class="help"')[0]
-    assert 'class="field-error"' in field and "greater than or equal to 2" in field
+    assert 'class="field-error"' in field and "params.n_qubits must be at least 2." in field
     assert 'value="1"' in html  # the user's input is kept
     assert Job.objects.count() == 0
 
@@ -104,6 +104,29 @@ def test_estimate_also_puts_errors_next_to_their_inputs_while_typing(alice_clien
         reverse("submit_quote"), form_data(cast, **{"params.n_qubits": "1"}), **HTMX
     ).content.decode()
     slot = html.split('id="err-id_params_n_qubits" hx-swap-oob="true">')[1].split("</div>")[0]
-    assert "greater than or equal to 2" in slot
+    assert "params.n_qubits must be at least 2." in slot
     cleared = html.split('id="err-id_shots" hx-swap-oob="true">')[1].split("</div>")[0]
     assert cleared == ""  # fields without an error are cleared
+
+
+def test_the_submit_form_bills_the_experiments_class_whatever_is_posted(alice_client, cast):
+    from tests.factories import make_budget, make_class
+
+    lax = make_class("exploration")
+    make_budget(cast.qlab, lax, limit="10000.00", threshold="5000.00")
+    alice_client.post(reverse("submit"), form_data(cast, experiment_class=lax.slug))
+    assert Job.objects.get().experiment_class == cast.klass
+
+
+def test_the_form_words_its_refusals_like_the_api_and_shows_every_one(alice_client, cast):
+    data = form_data(cast, shots="0", family="qaoa_maxcut")
+    data.update({"params.n_nodes": "3", "params.edges": "[[0, 1], [1, 2]]", "params.p": "2"})
+    data.update({"params.gammas": "[0.1]", "params.betas": "[0.2]"})
+    html = alice_client.post(reverse("submit"), data).content.decode()
+    assert "shots must be at least 1." in html and "Ensure this value" not in html
+    data["shots"] = "500"
+    html = alice_client.post(reverse("submit"), data).content.decode()
+    for name in ("gammas", "betas"):
+        field = html.split(f'name="params.{name}"')[1].split('class="help"')[0]
+        assert f"params.{name} must have exactly 2 angles, one per layer (p = 2); it has 1." in field
+    assert Job.objects.count() == 0
