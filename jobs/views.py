@@ -27,6 +27,7 @@ from budgets.errors import NotFound, ServiceError
 from budgets.views import current_team
 from jobs import charts, services
 from jobs.contract import ContractError
+from jobs.estimates import estimate_vs_actual
 from jobs.families import family_names
 from jobs.forms import ExperimentForm, SubmitForm, error_target, family_fields, params_from_post
 from jobs.models import Job, JobStatus
@@ -202,6 +203,7 @@ def job_detail(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
         "actions": job_actions(request.user, job),
         "timeline": charts.timeline_figure(job),
         "histogram": charts.histogram(job),
+        "estimate_check": estimate_vs_actual(job),
         "backends": [c for c in _capabilities_by_tier() if c.backend_id != job.backend],
     }
     return render(request, "jobs/job_detail.html", context)
