@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import statistics
 
+from django.urls import reverse
+
+from budgets.money import format_money
 from jobs import tasks
+from jobs.estimates import estimate_vs_actual
 from jobs.families import get_family
 from jobs.models import Job, JobStatus
 from jobs.policy import select_backend
@@ -94,3 +98,25 @@ def test_a_highly_entangled_circuit_is_quoted_conservatively_on_the_mps_simulato
 def test_a_weakly_entangled_wide_circuit_stays_cheap_on_the_mps_simulator(db):
     decision = select_backend(circuit=ghz(60), family="ghz", shots=1000, max_tier=1, backend_pin="aer-mps")
     assert decision.seconds < 1
+
+
+def test_the_job_page_shows_the_estimate_beside_what_the_run_took_and_cost(cast, client):
+    job = run(cast, "cirq", seed=1)
+    client.force_login(cast.alice)
+
+    html = client.get(reverse("job_detail", args=[job.pk])).content.decode()
+
+    check = estimate_vs_actual(job)
+    block = html.split('id="h-estimate-actual"')[1].split("</section>")[0]
+    assert "Estimate vs actual" in block and "Execute time" in block and "Cost" in block
+    assert check["estimated_time"] in block and check["actual_time"] in block
+    assert f"Execution took {check['time_verdict']}." in block
+    assert "The estimate came from the backend&#x27;s formula." in block
+    assert block.count(format_money(0)) == 2  # estimated and actual cost of a free simulator
+
+
+def test_a_job_that_has_not_run_shows_no_comparison(cast, client):
+    job = job_submit(user=cast.alice, request=random_job(cast, "cirq", seed=1)).job
+    client.force_login(cast.alice)
+    html = client.get(reverse("job_detail", args=[job.pk])).content.decode()
+    assert "Estimate vs actual" not in html
