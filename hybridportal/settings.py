@@ -248,7 +248,7 @@ CIRCUIT_BREAKER = {
 }
 # Quotes learn each backend's execute time from its latest ESTIMATE_RUNS_PER_BACKEND succeeded runs; a
 # process keeps the fitted model until a newer run finishes, or at most ESTIMATE_MODEL_TTL_SECONDS.
-ESTIMATE_RUNS_PER_BACKEND = int(os.environ.get("ESTIMATE_RUNS_PER_BACKEND", "200"))
+ESTIMATE_RUNS_PER_BACKEND = int(os.environ.get("ESTIMATE_RUNS_PER_BACKEND", "100"))
 ESTIMATE_MODEL_TTL_SECONDS = int(os.environ.get("ESTIMATE_MODEL_TTL_SECONDS", "300"))
 
 # --- Workers (django-q2) --------------------------------------------------------------------------

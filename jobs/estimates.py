@@ -104,6 +104,8 @@ class BackendModel:
         )
 
     def predict(self, shape: Shape) -> Prediction | None:
+        if not len(self.runs):
+            return None
         n, depth, shots, seconds = self.runs.T
         same = seconds[(n == shape.n_qubits) & _near(depth, shape.depth) & _near(shots, shape.shots)][:SHAPE_RUNS]
         if len(same) >= MIN_SHAPE_RUNS:
@@ -138,14 +140,20 @@ def models(
     newer one makes a fresh fit); `read` returns the runs, newest first, of the backends missing here."""
     keys = {b: _key(b, newest.get(b)) for b in backend_ids}
     found = _models.get_many(list(keys.values()))
-    out = {b: found[k] for b, k in keys.items() if k in found}
+    # A backend without runs is kept as None: most backends have none, and each cached value is
+    # unpickled on every decision.
+    out = {b: found[k] or _NO_RUNS for b, k in keys.items() if k in found}
     missing = [b for b in backend_ids if b not in out]
     if missing:
         runs = read(missing)
-        fitted = {b: BackendModel(runs.get(b, [])) for b in missing}
-        _models.set_many({keys[b]: m for b, m in fitted.items()}, timeout=settings.ESTIMATE_MODEL_TTL_SECONDS)
+        fitted = {b: BackendModel(runs[b]) if runs.get(b) else _NO_RUNS for b in missing}
+        kept = {keys[b]: None if m is _NO_RUNS else m for b, m in fitted.items()}
+        _models.set_many(kept, timeout=settings.ESTIMATE_MODEL_TTL_SECONDS)
         out.update(fitted)
     return out
+
+
+_NO_RUNS = BackendModel([])
 
 
 def forget() -> None:
