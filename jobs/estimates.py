@@ -163,9 +163,13 @@ def forget() -> None:
 
 # --- the job page -----------------------------------------------------------------------------------
 def _duration(value: float) -> str:
+    """Milliseconds too: most simulator runs take less than a second, and their estimates are compared."""
     if value < 1:
         return f"{value * 1000:.3g} ms"
-    return f"{value:.3g} s" if value < 100 else f"{value / 60:.3g} min"
+    if value < 60:
+        return f"{value:.3g} s"
+    minutes, seconds = divmod(round(value), 60)
+    return f"{minutes} min {seconds} s" if minutes < 60 else f"{minutes // 60} h {minutes % 60} min"
 
 
 def _verdict(estimated: float, actual: float) -> str:
@@ -174,7 +178,9 @@ def _verdict(estimated: float, actual: float) -> str:
     ratio = actual / estimated
     if 1 / 1.1 <= ratio <= 1.1:
         return "as long as estimated"
-    return f"{ratio:.2g}× longer than estimated" if ratio > 1 else f"{1 / ratio:.2g}× less time than estimated"
+    factor = max(ratio, 1 / ratio)
+    times = f"{factor:.2g}×" if factor < 10 else f"{factor:.0f}×"
+    return f"{times} longer than estimated" if ratio > 1 else f"{times} less time than estimated"
 
 
 def estimate_vs_actual(job: Any) -> dict[str, Any] | None:

@@ -13,6 +13,7 @@ from jobs.families import get_family
 from jobs.models import Job, JobStatus
 from jobs.policy import select_backend
 from jobs.services import job_quote, job_submit
+from tests.factories import make_job
 from tests.jobs.test_policy import record
 
 FORMULA = "from the backend's formula"
@@ -120,3 +121,18 @@ def test_a_job_that_has_not_run_shows_no_comparison(cast, client):
     client.force_login(cast.alice)
     html = client.get(reverse("job_detail", args=[job.pk])).content.decode()
     assert "Estimate vs actual" not in html
+
+
+def test_the_job_page_says_how_far_off_a_paid_estimate_was(cast, client):
+    job = make_job(cast.qlab_experiment, cast.alice, family="random", backend="aer-mps", tier=1,
+                   status=JobStatus.SUCCEEDED, n_qubits=18, cost_micros=2_500_000,
+                   estimate={"seconds": 0.19, "seconds_source": FORMULA, "cost_micros": 10_000},
+                   result_meta={"execute_seconds": 93.0})  # fmt: skip
+    client.force_login(cast.alice)
+
+    html = client.get(reverse("job_detail", args=[job.pk])).content.decode()
+
+    block = html.split('id="h-estimate-actual"')[1].split("</section>")[0]
+    assert "190 ms" in block and "1 min 33 s" in block
+    assert format_money(10_000) in block and format_money(2_500_000) in block
+    assert "Execution took 489× longer than estimated." in block
