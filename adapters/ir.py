@@ -125,13 +125,21 @@ class Circuit:
         return counts
 
     def depth(self) -> int:
+        # Every quote asks (the estimates learn by depth): one- and two-qubit gates take a short path.
         level = [0] * self.n_qubits
         for op in self.ops:
             if op.name == "barrier":
                 continue
-            top = max(level[q] for q in op.qubits) + 1
-            for q in op.qubits:
-                level[q] = top
+            qubits = op.qubits
+            if len(qubits) == 1:
+                level[qubits[0]] += 1
+            elif len(qubits) == 2:
+                a, b = qubits
+                level[a] = level[b] = max(level[a], level[b]) + 1
+            else:
+                top = max(level[q] for q in qubits) + 1
+                for q in qubits:
+                    level[q] = top
         return max(level, default=0)
 
     # --- transforms ------------------------------------------------------------------------------

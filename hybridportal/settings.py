@@ -246,6 +246,10 @@ CIRCUIT_BREAKER = {
     "failure_ratio": float(os.environ.get("CIRCUIT_BREAKER_FAILURE_RATIO", "0.5")),
     "min_jobs": int(os.environ.get("CIRCUIT_BREAKER_MIN_JOBS", "4")),
 }
+# Quotes learn each backend's execute time from its latest ESTIMATE_RUNS_PER_BACKEND succeeded runs; a
+# process keeps the fitted model until a newer run finishes, or at most ESTIMATE_MODEL_TTL_SECONDS.
+ESTIMATE_RUNS_PER_BACKEND = int(os.environ.get("ESTIMATE_RUNS_PER_BACKEND", "100"))
+ESTIMATE_MODEL_TTL_SECONDS = int(os.environ.get("ESTIMATE_MODEL_TTL_SECONDS", "300"))
 
 # --- Workers (django-q2) --------------------------------------------------------------------------
 # Why these values (REFERENCE.md, django-q2):

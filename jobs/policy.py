@@ -2,8 +2,8 @@
 
 Among the backends within the job's highest acceptable tier whose capabilities fit (qubits under the
 memory guard, gates, availability, what is left of the budget) the policy picks the cheapest, then the
-fastest by stored run records for similar jobs (same family, similar width), falling back to the
-adapter's own estimate. A backend whose recent jobs keep failing is skipped (circuit breaker) and the
+fastest by each backend's execute time learnt from its stored runs (`jobs.estimates`), else by the
+adapter's own formula. A backend whose recent jobs keep failing is skipped (circuit breaker) and the
 ladder falls back to the next one. Every skip is recorded with its reason.
 
 Reads only: adapters through the registry, run records and failure rates from Job rows, and admin
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import statistics
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -34,6 +33,7 @@ from adapters.ir import Circuit
 from budgets.errors import BudgetExceeded, Invalid
 from budgets.money import format_money
 from hybridportal import compiled
+from jobs import estimates
 from jobs.models import Job, JobStatus
 
 TIER_NAMES = {0: "local simulator", 1: "scaled simulator", 2: "noisy simulator", 3: "hardware"}
@@ -126,6 +126,7 @@ def _shared_read(read: _Read) -> _Read:
 # the database as one UNION ALL. The read is compiled once per shape (`hybridportal.compiled`): building
 # that union through the ORM cost more than the database's answer.
 _RECORD_FIELDS = ("backend", "status", "error_code", "finished_at", "result_meta__execute_seconds")
+_RECORD_FIELDS += ("n_qubits", "shots", "estimate__depth")  # a run's shape, for the estimates
 _Spec = tuple[str, Callable[..., QuerySet[Job]], dict[str, Any], int, list[str] | None]
 
 
@@ -146,7 +147,7 @@ def _breaker_spec(backend_ids: list[str] | None, since: datetime) -> _Spec:
 def _breakers_from(rows: list[tuple[Any, ...]], since: datetime) -> dict[str, str]:
     cfg = breaker_settings()
     per_backend: dict[str, list[tuple[str, str]]] = {}
-    for backend, status, code, finished_at, _ in rows:
+    for backend, status, code, finished_at, *_ in rows:
         if finished_at >= since:
             per_backend.setdefault(backend, []).append((status, code))
     opened = {}
@@ -164,56 +165,44 @@ def _since(now: datetime | None) -> datetime:
 
 
 @_shared_read
+def recent_runs(
+    *, backend_ids: list[str] | None = None, now: datetime | None = None
+) -> tuple[dict[str, str], dict[str, datetime]]:
+    """`open_breakers`, and when each backend's newest recent run succeeded (what tells the estimates
+    that a backend has a run their model has not seen)."""
+    since = _since(now)
+    rows = _latest([_breaker_spec(backend_ids, since)])["breaker"]
+    newest: dict[str, datetime] = {}
+    for backend, status, _, finished_at, *_ in sorted(rows, key=lambda row: row[3]):
+        if status == JobStatus.SUCCEEDED:
+            newest[backend] = finished_at
+    return _breakers_from(rows, since), newest
+
+
 def open_breakers(*, backend_ids: list[str] | None = None, now: datetime | None = None) -> dict[str, str]:
     """Backends whose circuit breaker is open → why. Open when at least `failure_ratio` of a backend's
     last `window_jobs` jobs finished within `window_minutes` failed with backend errors (with at least
     `min_jobs` finished). Cache hits do not count: they never ran."""
-    since = _since(now)
-    return _breakers_from(_latest([_breaker_spec(backend_ids, since)])["breaker"], since)
+    return recent_runs(backend_ids=backend_ids, now=now)[0]
 
 
-def _similar_runs(*, family: str, n_lo: int, n_hi: int) -> QuerySet[Job]:
+def _succeeded_runs() -> QuerySet[Job]:
     return Job.objects.filter(
-        family=family,
-        status=JobStatus.SUCCEEDED,
-        cached_from__isnull=True,
-        n_qubits__gte=n_lo,
-        n_qubits__lte=n_hi,
-        result_meta__execute_seconds__isnull=False,
+        status=JobStatus.SUCCEEDED, cached_from__isnull=True, result_meta__execute_seconds__isnull=False
     )
 
 
-def _observed_spec(family: str, n_qubits: int, backend_ids: list[str] | None, per_backend: int = 20) -> _Spec:
-    spread = max(2, n_qubits // 10)
-    values = {"family": family, "n_lo": n_qubits - spread, "n_hi": n_qubits + spread}
-    return ("observed", _similar_runs, values, per_backend, backend_ids)
-
-
-def _observed_from(rows: list[tuple[Any, ...]]) -> dict[str, tuple[float, int]]:
-    seconds: dict[str, list[float]] = {}
-    for backend, *_, value in rows:
-        if isinstance(value, int | float):
-            seconds.setdefault(backend, []).append(float(value))
-    return {b: (statistics.median(v), len(v)) for b, v in seconds.items() if len(v) >= 3}
-
-
-@_shared_read
-def observed_seconds(
-    *, family: str, n_qubits: int, backend_ids: list[str] | None = None, per_backend: int = 20
-) -> dict[str, tuple[float, int]]:
-    """Backend → (median execute seconds, runs) over its recent succeeded runs of the same family at a
-    similar width (±10 %, at least ±2 qubits); only backends with 3 or more such runs."""
-    return _observed_from(_latest([_observed_spec(family, n_qubits, backend_ids, per_backend)])["observed"])
-
-
-@_shared_read
-def run_records(
-    *, family: str, n_qubits: int, backend_ids: list[str], now: datetime | None = None
-) -> tuple[dict[str, tuple[float, int]], dict[str, str]]:
-    """`observed_seconds` and `open_breakers` of `backend_ids` together: one round trip on PostgreSQL."""
-    since = _since(now)
-    rows = _latest([_observed_spec(family, n_qubits, backend_ids), _breaker_spec(backend_ids, since)])
-    return _observed_from(rows["observed"]), _breakers_from(rows["breaker"], since)
+def backend_runs(backend_ids: list[str]) -> dict[str, list[estimates.Run]]:
+    """Backend → its latest succeeded runs (`ESTIMATE_RUNS_PER_BACKEND`), newest first, as the
+    estimates read them."""
+    spec: _Spec = ("runs", _succeeded_runs, {}, settings.ESTIMATE_RUNS_PER_BACKEND, backend_ids)
+    rows = sorted(_latest([spec])["runs"], key=lambda row: row[3], reverse=True)
+    runs: dict[str, list[estimates.Run]] = {}
+    for backend, _, _, _, seconds, n_qubits, shots, depth in rows:
+        run = estimates.run_of(n_qubits, shots, depth, seconds)
+        if run is not None:
+            runs.setdefault(backend, []).append(run)
+    return runs
 
 
 # Up to this many backends, one indexed LIMIT query each beats ranking a backend's whole history.
@@ -333,7 +322,7 @@ def _estimate(caps: Capabilities, *, price: Price, circuit: Circuit, shots: int,
         caps=caps,
         cost_micros=int(price.cost_micros(shots=shots, seconds=est.seconds)),
         seconds=float(est.seconds),
-        seconds_source="adapter estimate",
+        seconds_source=estimates.FORMULA,
         memory_bytes=int(est.memory_bytes),
         price=price,
     )
@@ -355,11 +344,14 @@ def _unknown_backend(backend_id: str) -> Invalid:
     )
 
 
-def _apply_observed(candidates: list[_Candidate], observed: dict[str, tuple[float, int]]) -> None:
+def _apply_estimates(candidates: list[_Candidate], shape: estimates.Shape, newest: dict[str, datetime]) -> None:
+    """Each candidate's seconds from its backend's stored runs where they say more than its formula.
+    The price stays the adapter's: it bills by its own measure of time (a QPU's billable seconds)."""
+    models = estimates.models([c.backend_id for c in candidates], newest=newest, read=backend_runs)
     for c in candidates:
-        if c.backend_id in observed:
-            c.seconds, runs = observed[c.backend_id]
-            c.seconds_source = f"median of {runs} recent runs"
+        predicted = models[c.backend_id].predict(shape)
+        if predicted is not None:
+            c.seconds, c.seconds_source = predicted.seconds, predicted.source
 
 
 # --- the decision ---------------------------------------------------------------------------------
@@ -392,7 +384,7 @@ def select_backend(
         )
     n = circuit.n_qubits
     prices = price_overrides()
-    broken = open_breakers(now=now)
+    broken, newest = recent_runs(now=now)
     skipped: dict[str, str] = {}
     free: list[tuple[Capabilities, Price]] = []
     paid: list[tuple[Capabilities, Price]] = []
@@ -438,7 +430,8 @@ def select_backend(
                 skipped[c.backend_id] = f"max_tier={max_tier} asks for noise"
         fitting = [c for c in fitting if c.caps.noise]
         noise_note = "noisy "
-    _apply_observed(fitting, observed_seconds(family=family, n_qubits=n, backend_ids=[c.backend_id for c in fitting]))
+    shape = estimates.Shape.of(circuit, shots)
+    _apply_estimates(fitting, shape, newest)
     # Ties go to the lower tier, then the smaller device (a smaller noise model builds faster).
     fitting.sort(key=lambda c: (c.cost_micros, c.seconds, c.caps.tier, c.caps.max_qubits, c.backend_id))
     best = fitting[0]
@@ -447,7 +440,7 @@ def select_backend(
         f"{best.backend_id}: cheapest {noise_note}tier-{best.caps.tier} backend for {n} qubits "
         f"({device}{_money(best.cost_micros)}, ~{_seconds_text(best.seconds)}, {best.seconds_source})"
     )
-    return _decision(best, reasons=[headline, *_skip_reasons(skipped)], skipped=skipped)
+    return _decision(best, reasons=[headline, *_skip_reasons(skipped)], skipped=skipped, shape=shape)
 
 
 def _skip_reasons(skipped: dict[str, str]) -> list[str]:
@@ -470,6 +463,7 @@ def _skip_reasons(skipped: dict[str, str]) -> list[str]:
 def _decision(
     c: _Candidate,
     *,
+    shape: estimates.Shape,
     reasons: list[str],
     skipped: dict[str, str],
     alternatives: list[dict[str, Any]] | None = None,
@@ -482,6 +476,7 @@ def _decision(
         "cost_micros": c.cost_micros,
         "seconds": c.seconds,
         "seconds_source": c.seconds_source,
+        "depth": shape.depth,  # with the job's qubits and shots, the shape its run teaches the estimates
         "memory_bytes": c.memory_bytes,
         "price": c.price.describe(),
         "reasons": reasons,
@@ -579,15 +574,16 @@ def _pinned(
     candidate = _estimate(caps, price=price, circuit=circuit, shots=shots, seed=seed)
     if isinstance(candidate, str):
         raise Invalid(f"{pin} cannot run this job: {candidate}", field="backend", code="backend_unfit")
-    observed, broken = run_records(family=family, n_qubits=circuit.n_qubits, backend_ids=[pin], now=now)
-    _apply_observed([candidate], observed)
+    broken, newest = recent_runs(backend_ids=[pin], now=now)
+    shape = estimates.Shape.of(circuit, shots)
+    _apply_estimates([candidate], shape, newest)
     reasons = [
         f"{pin}: pinned by the request (tier {caps.tier}, {_money(candidate.cost_micros)}, "
         f"~{_seconds_text(candidate.seconds)}, {candidate.seconds_source})"
     ]
     unavailable = "unavailable now" if not caps.available else broken.get(pin, "")
     if not unavailable:
-        return _decision(candidate, reasons=reasons, skipped={})
+        return _decision(candidate, reasons=reasons, skipped={}, shape=shape)
     alternatives: list[dict[str, Any]] = [{"action": QUEUE_FOR_LATER, "backend": pin}]
     try:
         fallback = select_backend(
@@ -599,4 +595,6 @@ def _pinned(
     except (Invalid, BudgetExceeded):
         pass
     reasons.append(f"{pin} is {unavailable}: the job waits for it (queue for later); a reroute can move it")
-    return _decision(candidate, reasons=reasons, skipped={}, alternatives=alternatives, failover=QUEUE_FOR_LATER)
+    return _decision(
+        candidate, reasons=reasons, skipped={}, shape=shape, alternatives=alternatives, failover=QUEUE_FOR_LATER
+    )

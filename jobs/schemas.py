@@ -201,6 +201,10 @@ class QuoteOut(Schema):
     cost: str
     currency: str
     seconds: float
+    seconds_source: str = Field(
+        description="where `seconds` comes from: the backend's stored runs of this shape, a curve fitted "
+        "to its runs, or the backend's formula"
+    )
     needs_approval: bool
     approval_reasons: list[str]
     budget_remaining: str
@@ -215,6 +219,10 @@ class QuoteOut(Schema):
     @staticmethod
     def resolve_budget_remaining(quote: Any) -> str:
         return money_text(quote.budget_remaining_micros)
+
+    @staticmethod
+    def resolve_seconds_source(quote: Any) -> str:
+        return "result cache" if quote.cached_from else str(quote.estimate.get("seconds_source", ""))
 
 
 class ApprovalOut(Schema):

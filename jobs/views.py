@@ -28,6 +28,7 @@ from budgets.views import current_team
 from jobs import charts, rerun, services
 from jobs.confirm import EstimateChanged, ShownEstimate, confirmation_text, submit_as_shown
 from jobs.contract import ContractError
+from jobs.estimates import estimate_vs_actual
 from jobs.families import family_names
 from jobs.forms import (
     ExperimentForm,
@@ -238,6 +239,7 @@ def job_detail(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
         "hold": job_hold(job),
         "timeline": charts.timeline_figure(job),
         "histogram": charts.histogram(job),
+        "estimate_check": estimate_vs_actual(job),
         "backends": [c for c in _capabilities_by_tier() if c.backend_id != job.backend],
     }
     return render(request, "jobs/job_detail.html", context)

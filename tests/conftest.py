@@ -75,3 +75,12 @@ def browser_type_launch_args(browser_type_launch_args):  # noqa: ANN001, ANN201
 def artifacts_dir() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture(autouse=True)
+def _fresh_estimates() -> None:
+    """Each test's quotes learn from its own run records only: the models a process keeps would
+    otherwise carry one test's runs into the next (the database rolls back, the process does not)."""
+    from jobs import estimates
+
+    estimates.forget()

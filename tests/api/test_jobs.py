@@ -79,6 +79,7 @@ def test_quote_tells_backend_cost_and_approval_and_creates_nothing(alice, cast):
     assert quote["backend"] and quote["tier"] == 0 and quote["reasons"]
     assert quote["cost"] == "0.00" and quote["currency"] == "USD" and quote["needs_approval"] is False
     assert quote["n_qubits"] == 3 and len(quote["fingerprint"]) == 64
+    assert quote["seconds_source"] == "from the backend's formula"  # no runs yet to learn from
     assert not Job.objects.exists()
 
 

@@ -38,6 +38,7 @@ def test_researcher_submits_a_ghz_job_and_sees_its_histogram(page, live_server, 
     estimate = submit_form(page, live_server, n_qubits="4")
     expect(estimate).to_contain_text("qsim")
     expect(estimate).to_contain_text("not needed")
+    expect(estimate).to_contain_text("from the backend's formula")  # no runs yet to learn from
     shoot(page, "submit")
     page.get_by_role("button", name="Submit job").click()
 
@@ -49,6 +50,7 @@ def test_researcher_submits_a_ghz_job_and_sees_its_histogram(page, live_server, 
     expect(page.locator("#histogram")).to_contain_text("1111")
     expect(page.get_by_text("uniform-sampler floor")).to_be_visible()
     expect(page.locator("#timeline .main-svg").first).to_be_visible()
+    expect(page.get_by_role("region", name="Estimate vs actual")).to_contain_text("Execution took")
     shoot(page, "job")
 
     page.get_by_role("link", name="Dashboard").click()

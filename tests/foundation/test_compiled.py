@@ -116,35 +116,41 @@ def test_values_that_change_the_sql_are_refused() -> None:
 
 def test_a_prepared_run_record_read_keeps_to_its_partial_indexes(cast: Any) -> None:
     """PostgreSQL prepares a frequent statement and soon plans it once for any values (a generic plan).
-    Such a plan can use the partial run-record indexes (`WHERE status IN ('succeeded', 'failed') …`)
+    Such a plan can use the partial run-record index (`WHERE status IN ('succeeded', 'failed') …`)
     only if the statement names those statuses itself, so a compiled read writes its fixed values into
     the SQL. Without that the backend policy would read every finished job of a backend per submit."""
     if connection.vendor != "postgresql":
         pytest.skip("prepared statements are PostgreSQL's")
-    from psycopg import sql
-
     from jobs import policy
 
     for _ in range(3):
         ran = {"status": "succeeded", "finished_at": timezone.now(), "result_meta": {"execute_seconds": 1}}
-        queued_job(cast, family="bell", **ran)
-    observed, _ = policy.run_records(family="bell", n_qubits=2, backend_ids=["qsim"])
-    assert observed["qsim"] == (1.0, 3)
+        queued_job(cast, family="bell", estimate={"depth": 2}, **ran)
+    assert [run.seconds for run in policy.backend_runs(["qsim"])["qsim"]] == [1.0, 1.0, 1.0]
+    assert policy.open_breakers(backend_ids=["qsim"]) == {}
 
-    (read,) = [r for r in compiled._cache.reads.values() if r is not None]
-    values = {"s0_family": "bell", "s0_n_lo": 0, "s0_n_hi": 4, "s0_backends": ["qsim"], "s1_backends": ["qsim"]}
+    reads = [r for r in compiled._cache.reads.values() if r is not None]
+    assert len(reads) == 2  # the estimates' runs and the circuit breaker's
+    for i, read in enumerate(reads):
+        plan = _generic_plan(read, f"run_records_{i}", {"s0_backends": ["qsim"]})
+        assert "job_backend_finished" in plan, plan
+        assert "Sort" not in plan, plan
+
+
+def _generic_plan(read: Any, name: str, values: dict[str, Any]) -> str:
+    """PostgreSQL's plan of a compiled read prepared as `name`, planned once for any values."""
+    from psycopg import sql
+
     params = compiled._bound(read, values)
     numbered = iter(range(1, len(params) + 1))
     statement = compiled._PLACEHOLDER.sub(lambda m: "%" if m.group() == "%%" else f"${next(numbered)}", read.sql)
-    raw = connection.connection
     with connection.cursor() as cursor:
         cursor.execute("SET plan_cache_mode = force_generic_plan")
         cursor.execute("SET enable_sort = off")  # a plan that must sort is the one that read every row
-        cursor.execute(f"PREPARE run_records AS {statement}")
-        explain = sql.SQL("EXPLAIN EXECUTE run_records({})").format(sql.SQL(", ").join(map(sql.Literal, params)))
-        cursor.execute(explain.as_string(raw))
+        cursor.execute(f"PREPARE {name} AS {statement}")
+        explain = sql.SQL("EXPLAIN EXECUTE {}({})").format(sql.SQL(name), sql.SQL(", ").join(map(sql.Literal, params)))
+        cursor.execute(explain.as_string(connection.connection))
         plan = "\n".join(row[0] for row in cursor.fetchall())
-        cursor.execute("DEALLOCATE run_records")
+        cursor.execute(f"DEALLOCATE {name}")
         cursor.execute("RESET ALL")
-    assert "job_family_backend_finished" in plan and "job_backend_finished" in plan, plan
-    assert "Sort" not in plan, plan
+    return plan

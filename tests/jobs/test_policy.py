@@ -21,8 +21,10 @@ def circuit(family: str = "ghz", **params):
     return fam.build(fam.parse(params or {"n_qubits": 20}))
 
 
-def record(cast, backend: str, status: str, *, error_code: str = "", seconds: float | None = None, ago=None, n=20):
-    """A finished run record, as the worker leaves it."""
+def record(
+    cast, backend: str, status: str, *, error_code: str = "", seconds: float | None = None, ago=None, n=20, depth=20
+):
+    """A finished run record, as the worker leaves it (by default a run of `circuit()`'s shape)."""
     return Job.objects.create(
         team=cast.qlab,
         experiment=cast.qlab_experiment,
@@ -36,6 +38,7 @@ def record(cast, backend: str, status: str, *, error_code: str = "", seconds: fl
         status=status,
         error_code=error_code,
         result_meta={"execute_seconds": seconds} if seconds is not None else {},
+        estimate={"depth": depth},
         finished_at=timezone.now() - (ago or timedelta(seconds=30)),
     )
 
@@ -97,7 +100,7 @@ def test_among_equally_cheap_backends_the_fastest_by_run_records_wins(cast):
     decision = select_backend(circuit=circuit(), family="ghz", shots=1000, max_tier=0)
 
     assert decision.backend_id == "aer"
-    assert "median of 3 recent runs" in decision.reasons[0]
+    assert decision.reasons[0].endswith("~0.02 s, from 3 runs of this shape)")
 
 
 def test_price_override_makes_the_policy_prefer_a_free_backend(db):
