@@ -155,8 +155,7 @@ class BudgetAdmin(admin.ModelAdmin):
     form = BudgetForm
     list_display = [
         "__str__",
-        "period",
-        "period_start",
+        "current_period",
         "limit",
         "spent",
         "reserved",
@@ -181,6 +180,10 @@ class BudgetAdmin(admin.ModelAdmin):
         if obj is None:
             return ["team", "experiment_class", *editable]
         return ["team", "experiment_class", *editable, *self.readonly_fields]
+
+    @admin.display(description="period", ordering="period_start")
+    def current_period(self, budget: Budget) -> str:
+        return f"{budget.get_period_display()} from {budget.period_start.date().isoformat()}"
 
     @admin.display(description="limit", ordering="limit_micros")
     def limit(self, budget: Budget) -> str:
