@@ -291,11 +291,11 @@ class PriceModelAdmin(admin.ModelAdmin):
     def per_shot(self, price: PriceModel) -> str:
         return format_money(price.per_shot_micros)
 
-    @admin.display(description="per second")
+    @admin.display(description="per QPU-second")
     def per_second(self, price: PriceModel) -> str:
         return format_money(price.per_second_micros)
 
-    @admin.display(description="per minute")
+    @admin.display(description="per simulated minute")
     def per_minute(self, price: PriceModel) -> str:
         return format_money(price.per_minute_micros)
 

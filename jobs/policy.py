@@ -483,7 +483,7 @@ def _decision(
         "seconds": c.seconds,
         "seconds_source": c.seconds_source,
         "memory_bytes": c.memory_bytes,
-        "price": c.price.describe(),
+        "price": c.price.describe(settings.CURRENCY),
         "reasons": reasons,
     }
     if failover:
