@@ -189,3 +189,15 @@ def test_status_badges_have_readable_contrast(browser, live_server, cast, portal
     assert "Succeeded" in kinds and "Awaiting approval" in kinds and "available" in kinds
     low = [f"{label}: {ratio:.2f}" for label, ratio in ratios if ratio < 4.5]
     assert low == [], low
+
+
+def test_a_missing_page_is_the_portals_own_404_page(browser, live_server, cast, shoot):
+    for width in (1280, 390):
+        watcher = Watcher(browser, width)
+        sign_in(watcher.page, live_server, "alice")
+        watcher.visit(f"{live_server.url}/no-such-page/")
+        expect(watcher.page.get_by_role("heading", name="Not found")).to_be_visible()
+        expect(watcher.page.get_by_role("navigation", name="Main")).to_be_visible()
+        assert watcher.page.evaluate("window.__violations") == []
+        shoot(watcher.page, f"page-not-found-{width}")
+        watcher.context.close()
