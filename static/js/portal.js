@@ -74,12 +74,16 @@
 
   // Conditions on htmx requests. hx-trigger's [filters] are evaluated as code, which the
   // Content-Security-Policy forbids, so they live here: data-skip-while="<selector>" asks for nothing
-  // while the selector matches, data-skip-from="<name>" for events from the field of that name.
+  // while the selector matches, data-skip-from="<name>" for events from the field of that name, and
+  // data-skip-on="<event types>" limits both to those events (all triggers without it).
   document.addEventListener("htmx:confirm", function (event) {
     const elt = event.detail.elt;
+    const trigger = event.detail.triggeringEvent;
+    const only = elt.getAttribute("data-skip-on");
+    if (only && !(trigger && only.split(" ").indexOf(trigger.type) >= 0)) return;
     const busy = elt.getAttribute("data-skip-while");
     const from = elt.getAttribute("data-skip-from");
-    const source = event.detail.triggeringEvent && event.detail.triggeringEvent.target;
+    const source = trigger && trigger.target;
     if ((busy && document.querySelector(busy)) || (from && source && source.name === from)) event.preventDefault();
   });
 
