@@ -230,7 +230,7 @@ CONTENT_SECURITY_POLICY = {
         "default-src": [SELF],
         "script-src": [SELF],
         "style-src": [SELF],
-        "img-src": [SELF, "data:"],  # the favicon and plotly's mode-bar icons are data: URLs
+        "img-src": [SELF, "data:"],  # the API docs (Swagger UI) and plotly draw some icons from data: URLs
         "font-src": [SELF],
         "connect-src": [SELF],
         "object-src": [NONE],
