@@ -47,9 +47,13 @@ class Price:
             return math.ceil(self.per_second_micros * billable)
         return math.ceil(self.per_minute_micros * billable / 60.0)
 
-    def describe(self) -> str:
+    def describe(self, currency: str = "") -> str:
+        """For people, e.g. "USD 1.60 per QPU-second": cents always shown, smaller digits when set."""
+
         def money(m: int) -> str:
-            return f"{m / MICROS:.5f}".rstrip("0").rstrip(".")
+            text = f"{m / MICROS:.6f}".rstrip("0")
+            whole, _, fraction = text.partition(".")
+            return f"{currency} {whole}.{fraction.ljust(2, '0')}".strip()
 
         match self.kind:
             case PriceKind.FREE:
@@ -57,9 +61,9 @@ class Price:
             case PriceKind.PER_TASK_SHOT:
                 return f"{money(self.per_task_micros)} per task + {money(self.per_shot_micros)} per shot"
             case PriceKind.PER_SECOND:
-                return f"{money(self.per_second_micros)} per second"
+                return f"{money(self.per_second_micros)} per QPU-second"
             case _:
-                return f"{money(self.per_minute_micros)} per minute (min {self.min_seconds:g} s)"
+                return f"{money(self.per_minute_micros)} per simulated minute (at least {self.min_seconds:g} s a task)"
 
 
 @dataclass(frozen=True)

@@ -163,8 +163,10 @@ def _seconds(job: Job, key: str) -> float | None:
 
 
 def _queue_wait(job: Job) -> float | None:
+    """The portal's queue plus, for hardware, the vendor's (jobs.vendor_queue)."""
     if job.started_at and job.queued_at and job.started_at >= job.queued_at:
-        return (job.started_at - job.queued_at).total_seconds()
+        vendor = (job.result_meta or {}).get("vendor_queue_seconds")
+        return (job.started_at - job.queued_at).total_seconds() + (vendor if isinstance(vendor, int | float) else 0.0)
     return None
 
 

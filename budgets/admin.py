@@ -155,8 +155,7 @@ class BudgetAdmin(admin.ModelAdmin):
     form = BudgetForm
     list_display = [
         "__str__",
-        "period",
-        "period_start",
+        "current_period",
         "limit",
         "spent",
         "reserved",
@@ -181,6 +180,10 @@ class BudgetAdmin(admin.ModelAdmin):
         if obj is None:
             return ["team", "experiment_class", *editable]
         return ["team", "experiment_class", *editable, *self.readonly_fields]
+
+    @admin.display(description="period", ordering="period_start")
+    def current_period(self, budget: Budget) -> str:
+        return f"{budget.get_period_display()} from {budget.period_start.date().isoformat()}"
 
     @admin.display(description="limit", ordering="limit_micros")
     def limit(self, budget: Budget) -> str:
@@ -288,11 +291,11 @@ class PriceModelAdmin(admin.ModelAdmin):
     def per_shot(self, price: PriceModel) -> str:
         return format_money(price.per_shot_micros)
 
-    @admin.display(description="per second")
+    @admin.display(description="per QPU-second")
     def per_second(self, price: PriceModel) -> str:
         return format_money(price.per_second_micros)
 
-    @admin.display(description="per minute")
+    @admin.display(description="per simulated minute")
     def per_minute(self, price: PriceModel) -> str:
         return format_money(price.per_minute_micros)
 

@@ -91,11 +91,19 @@ def burn_down_figure(budget: Budget, entries: list[LedgerEntry]) -> dict[str, An
         ],
         "layout": {
             "height": 220, "margin": {"l": 50, "r": 10, "t": 10, "b": 35},
-            "yaxis": {"title": {"text": settings.CURRENCY}, "rangemode": "tozero", "gridcolor": "#eef1f6"},
+            "yaxis": {"title": {"text": settings.CURRENCY}, "range": _remaining_range(ys), "gridcolor": "#eef1f6"},
             "xaxis": {"gridcolor": "#eef1f6"},
             "showlegend": False, "paper_bgcolor": "rgba(0,0,0,0)", "plot_bgcolor": "rgba(0,0,0,0)",
         },
     }  # fmt: skip
+
+
+def _remaining_range(ys: list[float]) -> list[float]:
+    """The y-axis around what the line does: from zero, a spend of cents against a limit of hundreds
+    is a flat line. A line that never moved gets a band around its value."""
+    low, high = min(ys), max(ys)
+    pad = (high - low) * 0.15 or max(abs(high) * 0.05, 0.01)
+    return [max(0.0, low - pad) if low >= 0 else low - pad, high + pad]
 
 
 def usage_bar(budget: Budget) -> dict[str, Any]:

@@ -216,6 +216,7 @@ class Stage(models.TextChoices):
     ASSEMBLE = "assemble", "Assemble"
     SELECT = "select", "Select backend"
     QUEUE_WAIT = "queue_wait", "Queue wait"
+    VENDOR_QUEUE = "vendor_queue", "Vendor queue"  # a hardware job waiting for the device (jobs.vendor_queue)
     APPROVAL_WAIT = "approval_wait", "Approval wait"
     TRANSPILE = "transpile", "Transpile"
     EXECUTE = "execute", "Execute"

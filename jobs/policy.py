@@ -478,7 +478,7 @@ def _decision(
         "seconds_source": c.seconds_source,
         "depth": shape.depth,  # with the job's qubits and shots, the shape its run teaches the estimates
         "memory_bytes": c.memory_bytes,
-        "price": c.price.describe(),
+        "price": c.price.describe(settings.CURRENCY),
         "reasons": reasons,
     }
     if failover:

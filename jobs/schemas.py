@@ -278,7 +278,7 @@ class JobBatchOut(Schema):
 
 
 class PriceOut(Schema):
-    description: str = Field(description='for people, e.g. "0.3 per task + 0.00145 per shot"')
+    description: str = Field(description='for people, e.g. "USD 0.30 per task + USD 0.00145 per shot"')
     kind: str = Field(description="free | per_task_shot | per_second | per_minute")
     per_task: str
     per_shot: str
@@ -316,7 +316,7 @@ class BackendOut(Schema):
             noise=caps.noise,
             description=caps.description,
             price=PriceOut(
-                description=price.describe(),
+                description=price.describe(settings.CURRENCY),
                 kind=str(price.kind),
                 per_task=money_text(price.per_task_micros),
                 per_shot=money_text(price.per_shot_micros),

@@ -57,6 +57,7 @@ from jobs.heartbeat import worker_label
 from jobs.lifecycle import add_transition, transition
 from jobs.metrics import hellinger_fidelity
 from jobs.models import Job, JobStatus, Priority, Stage
+from jobs.vendor_queue import RUNNING_SEEN, note_running, run_start, vendor_queue_span
 
 logger = logging.getLogger(__name__)
 
@@ -459,6 +460,7 @@ def _store_result(
     started: datetime,
     extra_meta: Mapping[str, Any] | None = None,
     circuit: Circuit | None = None,
+    waits: Sequence[tuple[Any, ...]] = (),
 ) -> bool:
     """running → succeeded with the result, the stage timeline and the settled cost, atomically.
 
@@ -501,6 +503,7 @@ def _store_result(
         reason=f"{result.backend_id}: {sum(counts.values())} shots",
         # The stage timeline goes in the lifecycle event's INSERT: this commit is on every job's path.
         stages=[
+            *waits,
             (Stage.TRANSPILE, started, transpile_end, {}),
             (Stage.EXECUTE, transpile_end, execute_end, execute_data),
             (Stage.PARSE, parse_start, post_start, {}),
@@ -751,9 +754,20 @@ def poll_hardware_job(job_id: str) -> str:
             cost = _cost_micros(adapter, job, result)
             # Keep when it was submitted and the last queue report next to the result.
             meta = {"remote_id": job.remote_id}
-            meta |= {k: job.result_meta[k] for k in ("submitted_at", "vendor") if k in job.result_meta}
-            started = now - timedelta(seconds=result.transpile_seconds + result.execute_seconds)
-            stored = _store_result(job, job.attempts, result, cost_micros=cost, started=started, extra_meta=meta)
+            meta |= {k: job.result_meta[k] for k in ("submitted_at", "vendor", RUNNING_SEEN) if k in job.result_meta}
+            ran = timedelta(seconds=result.transpile_seconds + result.execute_seconds)
+            started = run_start(job.result_meta, now - ran)
+            submitted = _submitted_at(job)
+            meta["vendor_queue_seconds"] = max(0.0, (started - submitted).total_seconds())
+            stored = _store_result(
+                job,
+                job.attempts,
+                result,
+                cost_micros=cost,
+                started=started,
+                extra_meta=meta,
+                waits=vendor_queue_span(submitted, started, job.backend),
+            )
         except AdapterError as exc:
             return _on_adapter_error(job, job.attempts, exc)
         return "succeeded" if stored else "discarded (job changed while running)"
@@ -792,7 +806,7 @@ def poll_hardware_job(job_id: str) -> str:
         "detail": state.detail,
         "polled_at": now.isoformat(),
     }
-    meta = {k: v for k, v in job.result_meta.items() if k not in _POLL_ERROR_KEYS}
+    meta = note_running({k: v for k, v in job.result_meta.items() if k not in _POLL_ERROR_KEYS}, state.state, now)
     Job.objects.filter(pk=job.pk, status=JobStatus.RUNNING).update(result_meta={**meta, "vendor": vendor})
     _enqueue_poll(str(job.pk), job.not_before or now)
     return str(state.state)

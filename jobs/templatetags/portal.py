@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from django import template
+from django.conf import settings
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.timesince import timesince
@@ -21,6 +22,12 @@ EMULATED_TITLE = "a local emulation of the device's calibration, queue and price
 @register.filter
 def money(micros: int | None) -> str:
     return "—" if micros is None else format_money(micros)
+
+
+@register.filter
+def price_text(price: Any) -> str:
+    """A backend's price model with the currency and unit: "USD 1.60 per QPU-second"."""
+    return price.describe(settings.CURRENCY)
 
 
 @register.filter

@@ -72,6 +72,36 @@
     });
   });
 
+  // Conditions on htmx requests. hx-trigger's [filters] are evaluated as code, which the
+  // Content-Security-Policy forbids, so they live here: data-skip-while="<selector>" asks for nothing
+  // while the selector matches, data-skip-from="<name>" for events from the field of that name, and
+  // data-skip-on="<event types>" limits both to those events (all triggers without it).
+  document.addEventListener("htmx:confirm", function (event) {
+    const elt = event.detail.elt;
+    const trigger = event.detail.triggeringEvent;
+    const only = elt.getAttribute("data-skip-on");
+    if (only && !(trigger && only.split(" ").indexOf(trigger.type) >= 0)) return;
+    const busy = elt.getAttribute("data-skip-while");
+    const from = elt.getAttribute("data-skip-from");
+    const source = trigger && trigger.target;
+    if ((busy && document.querySelector(busy)) || (from && source && source.name === from)) event.preventDefault();
+  });
+
+  // A request superseded by a newer one (hx-sync "replace") is aborted on purpose; htmx reports every
+  // abort as an error in the console, so this one is kept out of it.
+  document.addEventListener("htmx:beforeSend", function (event) {
+    const xhr = event.detail.xhr;
+    const onabort = xhr.onabort;
+    if (!onabort) return;
+    xhr.onabort = function () {
+      const error = console.error;
+      console.error = function (message) {
+        if (String(message).indexOf("htmx:") !== 0) error.apply(console, arguments);
+      };
+      try { return onabort.apply(this, arguments); } finally { console.error = error; }
+    };
+  });
+
   // Plotly charts: <div class="chart" data-figure="id-of-json-script">. Re-run after htmx swaps.
   function drawCharts(root) {
     if (!window.Plotly) return;

@@ -80,6 +80,8 @@ def test_backends_list_tier_price_and_queue(alice):
     hardware = [b for b in backends.values() if b["tier"] == 3]
     assert hardware and all(b["emulated"] for b in hardware)  # no vendor credentials here
     assert all(b["price"]["kind"] != "free" and b["price"]["currency"] == "USD" for b in hardware)
+    ibm = backends["ibm:fake_manila"]["price"]  # numbers for programs, words with the unit for people
+    assert ibm["per_second"] == "1.60" and ibm["description"] == "USD 1.60 per QPU-second"
 
 
 def test_backends_count_queued_jobs(alice, cast):

@@ -59,6 +59,36 @@ def test_terminal_slo_flags_a_job_stuck_for_hours(cast):
     assert (terminal.good, terminal.total, terminal.value) == (1, 2, 0.5)
 
 
+def test_slos_count_jobs_that_finished_minutes_ago_and_say_what_they_count(cast):
+    now = timezone.now()
+    for _ in range(5):
+        make_job(
+            cast.qlab_experiment,
+            cast.alice,
+            status=JobStatus.SUCCEEDED,
+            started_at=now - timedelta(seconds=3),
+            finished_at=now,
+        )
+    make_job(cast.qlab_experiment, cast.alice, status=JobStatus.AWAITING_APPROVAL)  # waits on a person
+    fast, terminal = slo_summary()
+    assert (fast.good, fast.total, fast.value) == (5, 5, 1.0)
+    assert (terminal.good, terminal.total, terminal.value) == (6, 6, 1.0)
+    assert fast.counted == "simulator jobs that ran in the last 7 days"
+    assert terminal.counted.startswith("jobs submitted in the last 7 days")
+    assert slo_summary(window=timedelta(hours=24))[0].counted == "simulator jobs that ran in the last 24 h"
+
+
+def test_the_dashboards_slo_card_states_its_window_and_counts(cast, client):
+    now = timezone.now()
+    for _ in range(3):
+        make_job(cast.qlab_experiment, cast.alice, status=JobStatus.SUCCEEDED, started_at=now, finished_at=now)
+    client.force_login(cast.alice)
+    html = client.get("/dashboard/slos/").content.decode()
+    assert "no jobs to measure" not in html
+    assert "3 of 3 simulator jobs that ran in the last 7 days" in html
+    assert "3 of 3 jobs submitted in the last 7 days" in html
+
+
 def test_json_logs_carry_job_and_trace_ids():
     record = logging.LogRecord("jobs", logging.INFO, __file__, 1, "job %s ran", ("abc",), None)
     record.job_id = "abc"
