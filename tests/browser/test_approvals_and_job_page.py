@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -37,7 +38,11 @@ def _screenshots(page, shoot, name: str) -> None:
         page.screenshot(path=str(DOCS_IMG / f"{name}.png"), full_page=True)
     page.set_viewport_size(PHONE)
     # the page fits the phone: charts redrawn at its width, nothing scrolls sideways but tables and the nav
-    page.wait_for_function("document.documentElement.scrollWidth <= window.innerWidth")
+    # polled from here: a predicate handed to wait_for_function is eval'd in the page, which the CSP forbids
+    deadline = time.monotonic() + 5
+    while page.evaluate("document.documentElement.scrollWidth > window.innerWidth"):
+        assert time.monotonic() < deadline, "the page scrolls sideways at 390 px"
+        page.wait_for_timeout(100)
     shoot(page, f"{name}-390px")
     page.set_viewport_size(WIDE)
 

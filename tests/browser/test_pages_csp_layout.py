@@ -144,10 +144,10 @@ def test_superseded_estimates_are_not_console_errors(browser, live_server, cast)
     watcher = Watcher(browser, 1280)
     sign_in(watcher.page, live_server, "alice")
     watcher.visit(f"{live_server.url}/submit/")
-    # Two edits in a row: the second estimate replaces (aborts) the first one in flight.
+    # Two different edits in a row: the second estimate replaces (aborts) the first one in flight.
     watcher.page.evaluate(
-        "() => { const f = document.querySelector('form[hx-post]');"
-        " htmx.trigger(f, 'change'); htmx.trigger(f, 'change'); }"
+        "() => { const f = document.querySelector('form[hx-post]'); const shots = f.elements['shots'];"
+        " shots.value = '101'; htmx.trigger(f, 'change'); shots.value = '102'; htmx.trigger(f, 'change'); }"
     )
     watcher.page.wait_for_load_state("networkidle")
     assert watcher.page.evaluate("window.__aborts") >= 1
