@@ -8,7 +8,7 @@ write on the hot path of 50 ms jobs.)
 
 Seeds: the request's seed (or, when absent, one derived from the job id) is recorded on the result;
 the simulator gets a SHA-256 spread of it, because Aer seeds shot i with ``seed + i`` and consecutive
-trial seeds would otherwise give nearly identical noisy samples (REFERENCE.md).
+trial seeds would otherwise give nearly identical noisy samples.
 """
 
 from __future__ import annotations

@@ -130,8 +130,8 @@ def max_qubits_any() -> int:
 def preload() -> None:
     """Import the simulator SDKs (and read the device catalogue) without running anything.
 
-    Call it in a worker cluster's parent before it forks (REFERENCE.md: a fresh worker pays 1.5–1.7 s
-    importing cirq/qsimcirq, +0.3 s qiskit, +0.6 s qiskit_ibm_runtime). Import only, never simulate:
+    Call it in a worker cluster's parent before it forks (a fresh worker otherwise pays for
+    importing cirq/qsimcirq, qiskit and qiskit_ibm_runtime on its first task). Import only, never simulate:
     qsim's and Aer's OpenMP thread pools do not survive fork, and a worker forked after a run in its
     parent hangs on its first job. Builds no device noise model.
     """

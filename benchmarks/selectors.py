@@ -3,7 +3,7 @@
 Everything is derived from the trials' stored jobs (counts, timestamps, cost, result_meta,
 calibration); nothing is cached on the run. Another team's run is NotFound, like a missing one.
 
-Statistics (DESIGN.md "Benchmarks", REFERENCE.md "Benchmark metrics"): fidelities get a 95 % CI
+Statistics: fidelities get a 95 % CI
 from a two-stage bootstrap (trials resampled, and each resampled trial's shots redrawn —
 `jobs.metrics.two_stage_bootstrap`), other scores a percentile bootstrap over trials, proportions a
 Wilson interval, times median / IQR / p95. Differences against the reference backend pair trial i

@@ -8,7 +8,7 @@ backend, so backends can be compared trial by trial (a paired comparison). Famil
 random (mirror, quantum volume) get a fresh circuit per trial; that is what their protocols average
 over. All seeds are drawn from one generator seeded by the run seed, so they are spread over 31 bits:
 Aer seeds shot i with ``seed + i`` and consecutive trial seeds would give nearly identical noisy
-samples (REFERENCE.md), and the same run seed reproduces the whole run.
+samples, and the same run seed reproduces the whole run.
 """
 
 from __future__ import annotations

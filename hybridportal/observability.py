@@ -52,7 +52,7 @@ def _window_text(window: timedelta) -> str:
 
 
 def slo_summary(*, window: timedelta = timedelta(days=7), team_ids: list[int] | None = None) -> list[Slo]:
-    """The two service-level objectives from DESIGN.md, over the last `window`.
+    """The portal's two service-level objectives, over the last `window`.
 
     - 95 % of simulator jobs (tier < 3) that ran and finished in the window took under 2 minutes
       (started → finished; results served from the cache did not run).

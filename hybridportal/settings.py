@@ -272,7 +272,7 @@ ESTIMATE_RUNS_PER_BACKEND = int(os.environ.get("ESTIMATE_RUNS_PER_BACKEND", "100
 ESTIMATE_MODEL_TTL_SECONDS = int(os.environ.get("ESTIMATE_MODEL_TTL_SECONDS", "300"))
 
 # --- Workers (django-q2) --------------------------------------------------------------------------
-# Why these values (REFERENCE.md, django-q2):
+# Why these values (django-q2's broker and monitor behaviour):
 # - ORM broker: at-least-once. A task pulled by a cluster is locked until now + `retry`; a worker that
 #   dies (kill -9, OOM) saves nothing and the task reappears after `retry`. Our tasks claim the Job row
 #   with a conditional UPDATE, so a second delivery does nothing; the Job row, not django-q2's tables,

@@ -13,7 +13,7 @@ from hybridportal.observability import slo_summary
 
 @login_required
 def slo_panel(request: HttpRequest) -> HttpResponse:
-    """The dashboard's SLO card: the DESIGN.md objectives over the last 7 days, for the user's teams."""
+    """The dashboard's SLO card: the portal's objectives over the last 7 days, for the user's teams."""
     team = current_team(request)
     team_ids = [team.pk] if team else list(teams_for_user(request.user).values_list("pk", flat=True))
     return render(request, "jobs/dashboard.html#slos", {"slos": slo_summary(team_ids=team_ids)})

@@ -75,7 +75,8 @@ def timeline_figure(job: Job) -> dict[str, Any] | None:
         "margin": {"l": 110, "r": 20, "t": 10, "b": 35},
         "barmode": "overlay",
         "showlegend": False,
-        "xaxis": {"type": "date", "gridcolor": "#eef1f6", "tickformat": "%H:%M:%S.%L"},
+        # automargin: the rotated time labels of a long timeline grow the margin instead of being cut off
+        "xaxis": {"type": "date", "gridcolor": "#eef1f6", "tickformat": "%H:%M:%S.%L", "automargin": True},
         "yaxis": {"categoryorder": "array", "categoryarray": list(reversed(order)), "automargin": True},
     }
     return {"data": traces, "layout": layout}

@@ -1,4 +1,4 @@
-"""The job contract, schema_version 1 (DESIGN.md): what a job request declares.
+"""The job contract, schema_version 1: what a job request declares.
 
 Validation names the field and the limit on every refusal. The family's own params are validated by
 the family's schema and reported under ``params.<name>``.

@@ -2,8 +2,8 @@
 
 Conventions: ``counts`` map a bitstring (qubit 0 leftmost) to how often it was measured; ``ideal``
 maps a bitstring to its exact probability (outcomes it leaves out have probability 0). Both may be
-sparse. Formulas and their sources are in each docstring (REFERENCE.md "Benchmark metrics":
-SupermarQ, QED-C, qiskit-experiments, Proctor et al. 2021, Cross et al. 2019).
+sparse. Formulas and their sources are in each docstring (SupermarQ, QED-C, qiskit-experiments,
+Proctor et al. 2021, Cross et al. 2019).
 """
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ def perfect_sampler_floor(
     """The expected Hellinger fidelity of a *perfect* sampler that draws `shots` samples from the ideal.
 
     A finite sample of a wide distribution misses most outcomes, so even a perfect device scores below
-    1 — at 14 qubits and 1000 shots about 0.10 on a Porter–Thomas distribution (REFERENCE.md). Show it
+    1 — at 14 qubits and 1000 shots about 0.10 on a Porter–Thomas distribution. Show it
     beside every measured fidelity: a fidelity near this floor is as good as the shots allow.
     Estimated by Monte Carlo over `draws` multinomial draws from a seeded generator.
     """

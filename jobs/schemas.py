@@ -1,6 +1,6 @@
 """API input and output schemas for jobs, experiments, approvals and backends.
 
-Output field names are the public contract in DESIGN.md ("Public interfaces"); change them only with
+Output field names are the public contract of `/api/v1`; change them only with
 a new API version. Money is a decimal string in the currency's major unit next to `currency`; every
 bitstring puts qubit 0 leftmost.
 """

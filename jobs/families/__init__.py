@@ -46,7 +46,7 @@ for _module in _MODULES:
 
 
 def family_names() -> list[str]:
-    """Family names in the order the UI lists them (DESIGN.md's order)."""
+    """Family names in the order the UI and the documentation list them."""
     return list(FAMILIES)
 
 

@@ -73,8 +73,8 @@ def test_aer_noisy_second_run_reuses_the_device_model() -> None:
 
 @pytest.mark.slow
 def test_a_big_device_runs_small_circuits_fast_once_its_model_is_built() -> None:
-    """fake_torino has 133 qubits: converting its whole noise model costs ~2.3 s on every run; the
-    model restricted to the 5 qubits GHZ(5) uses runs in well under a second (REFERENCE.md)."""
+    """fake_torino has 133 qubits: converting its whole noise model takes seconds on every run; the
+    model restricted to the 5 qubits GHZ(5) uses runs in well under a second."""
     circuit, ideal = fam.ghz(5)
     adapter = registry.get_adapter("aer-noisy:fake_torino")
     assert registry.capabilities("aer-noisy:fake_torino").max_qubits == 133

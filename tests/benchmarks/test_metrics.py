@@ -86,7 +86,7 @@ def test_median_iqr_and_percentile():
 
 
 def test_perfect_sampler_floor_of_a_wide_random_distribution_is_about_a_tenth():
-    # REFERENCE.md: a perfect sampler of a 14-qubit random circuit scores F ≈ 0.10 with 1000 shots.
+    # A perfect sampler of a 14-qubit random circuit scores F ≈ 0.10 with 1000 shots.
     rng = np.random.default_rng(7)
     weights = rng.exponential(size=2**14)  # Porter–Thomas
     ideal = {format(i, "014b"): w for i, w in enumerate(weights / weights.sum())}
