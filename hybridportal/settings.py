@@ -212,6 +212,8 @@ CACHES = {
         "LOCATION": "hybridportal_cache",
     }
 }
+# How long a process keeps price overrides and the policy's run records; 0 reads them on every quote.
+SLOW_READS_SECONDS = float(os.environ.get("SLOW_READS_SECONDS", "5"))
 
 # --- Security (production) ------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True

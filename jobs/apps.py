@@ -42,6 +42,8 @@ class JobsConfig(AppConfig):
         else:
             registry.configure(settings.HYBRIDPORTAL_BACKENDS)
         post_migrate.connect(_ensure_schedules, sender=self, dispatch_uid="jobs.ensure_schedules")
+        from jobs import slow_reads  # noqa: F401 - connects the price-change receivers
+
         if _is_qcluster():
             for name in WARM_MODULES:
                 try:
