@@ -13,10 +13,10 @@ from django.db.models.signals import post_migrate
 
 logger = logging.getLogger(__name__)
 
-# Imported by a qcluster's parent process before it forks its workers: each costs 0.3–1.7 s on first
-# import (REFERENCE.md, "Simulator performance facts"), which every fresh or recycled worker would
-# otherwise pay on its first task. Import only: never *run* a simulation in the parent — qsim's OpenMP
-# thread pool does not survive fork, and a worker forked after it started hangs on its first run.
+# Imported by a qcluster's parent process before it forks its workers: the simulator SDKs take a second
+# or more to import, which every fresh or recycled worker would otherwise pay on its first task. Import
+# only: never *run* a simulation in the parent — qsim's OpenMP thread pool does not survive fork, and a
+# worker forked after it started hangs on its first run.
 WARM_MODULES = ("cirq", "qsimcirq", "qiskit", "qiskit_aer", "qiskit_ibm_runtime", "adapters.convert")
 
 

@@ -23,8 +23,8 @@ from typing import Any, TypeVar
 
 from django.conf import settings
 from django.db import connections
-from django.db.models import F, JSONField, OuterRef, QuerySet, Subquery, Value, Window
-from django.db.models.functions import JSONObject, RowNumber
+from django.db.models import F, QuerySet, Value, Window
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from adapters import registry
@@ -273,11 +273,9 @@ def price_overrides() -> dict[str, Price]:
     return slow_reads.cached(slow_reads.PRICES, read)
 
 
-PRICE_FIELDS = ("kind", "per_task_micros", "per_shot_micros", "per_second_micros", "per_minute_micros", "min_seconds")
-
 
 def price_of(row: Mapping[str, Any]) -> Price:
-    """An adapter price from a PriceModel row's fields (a model's, or `job_price_override`'s JSON)."""
+    """An adapter price from a PriceModel row's fields (a model's `__dict__`)."""
     return Price(
         kind=PriceKind(row["kind"]),
         per_task_micros=int(row["per_task_micros"]),
@@ -286,15 +284,6 @@ def price_of(row: Mapping[str, Any]) -> Price:
         per_minute_micros=int(row["per_minute_micros"]),
         min_seconds=float(row["min_seconds"]),
     )
-
-
-def job_price_override() -> Subquery:
-    """A job row's backend's override as a JSON object, or NULL (annotate a Job query with it): the
-    job's read brings its price along instead of a second query (see `price_of`)."""
-    from budgets.models import PriceModel
-
-    row = PriceModel.objects.filter(backend_id=OuterRef("backend"))
-    return Subquery(row.values(json=JSONObject(**{f: f for f in PRICE_FIELDS}))[:1], output_field=JSONField())
 
 
 # --- fitting --------------------------------------------------------------------------------------

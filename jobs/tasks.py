@@ -368,20 +368,16 @@ def _adapter(backend_id: str) -> Any:
 
 
 def _cost_micros(adapter: Any, job: Job, result: RunResult) -> int:
-    """What the run cost at the backend's price (the admin's override when set, as `_job_for_run` read
-    it with the job), by billable time."""
-    from jobs.policy import price_of
+    """What the run cost at the backend's price (the admin's override when set), by billable time."""
+    from jobs.policy import price_overrides
 
-    price = price_of(job.price_override) if job.price_override is not None else adapter.capabilities().price
+    price = price_overrides().get(job.backend) or adapter.capabilities().price
     return price.cost_micros(shots=job.shots, seconds=result.billable_seconds)
 
 
 def _job_for_run(job_id: str) -> Job | None:
-    """The job a run or poll task finishes, with what settling it needs — its hold and its backend's
-    price override — in the same query: a worker reads one row per job, not three."""
-    from jobs.policy import job_price_override
-
-    return Job.objects.select_related("hold").annotate(price_override=job_price_override()).filter(pk=job_id).first()
+    """The job a run or poll task finishes, with its hold in the same query (settling it needs it)."""
+    return Job.objects.select_related("hold").filter(pk=job_id).first()
 
 
 # --- outcomes ---------------------------------------------------------------------------------------
