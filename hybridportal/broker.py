@@ -36,13 +36,6 @@ from psycopg import sql
 if TYPE_CHECKING:
     from jobs.heartbeat import ClusterClock
 
-# The only interpolation is the model's table name, quoted by the backend.
-_PULL = (
-    "UPDATE {table} SET lock = %s WHERE id IN (SELECT id FROM {table} WHERE key = %s AND lock < %s "
-    "ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED) RETURNING id, payload"
-)
-
-
 def channel(list_key: str) -> str:
     """The NOTIFY channel of a cluster's queue (a PostgreSQL identifier: at most 63 bytes)."""
     return f"django_q_{list_key}"[:63]
@@ -118,14 +111,16 @@ class NotifyORM(ORM):
         return self._clock
 
     def _pull(self) -> list[tuple[Any, Any]]:
-        """Lock and return up to `bulk` due tasks in one statement. SKIP LOCKED: clusters sharing a
-        queue take different rows instead of waiting on each other (the ORM broker reads, then updates
-        row by row, and closes its connection before each). The lock is the ORM broker's: `retry`."""
-        connection = connections[Conf.ORM]
-        sql_text = _PULL.format(table=connection.ops.quote_name(OrmQ._meta.db_table))
-        with connection.cursor() as cursor:
-            cursor.execute(sql_text, [self.timeout(None), self.list_key, timezone.now(), Conf.BULK])
-            return sorted(cursor.fetchall())
+        """Lock and return up to `bulk` due tasks, oldest first. SKIP LOCKED: clusters sharing a queue
+        take different rows instead of waiting on each other (the ORM broker reads, then updates row by
+        row, and closes its connection before each). The lock is the ORM broker's: `retry`."""
+        rows = OrmQ.objects.using(Conf.ORM)
+        with transaction.atomic(using=Conf.ORM):
+            due = rows.select_for_update(skip_locked=True).filter(key=self.list_key, lock__lt=timezone.now())
+            tasks = list(due.order_by("id").values_list("id", "payload")[: Conf.BULK])
+            if tasks:
+                rows.filter(id__in=[pk for pk, _ in tasks]).update(lock=self.timeout(None))
+        return tasks
 
     def _listen(self) -> psycopg.Connection[Any] | None:
         """This process's LISTEN connection (opened after a fork, never shared with Django's)."""
