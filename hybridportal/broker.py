@@ -36,6 +36,7 @@ from psycopg import sql
 if TYPE_CHECKING:
     from jobs.heartbeat import ClusterClock
 
+
 def channel(list_key: str) -> str:
     """The NOTIFY channel of a cluster's queue (a PostgreSQL identifier: at most 63 bytes)."""
     return f"django_q_{list_key}"[:63]

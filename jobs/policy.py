@@ -273,7 +273,6 @@ def price_overrides() -> dict[str, Price]:
     return slow_reads.cached(slow_reads.PRICES, read)
 
 
-
 def price_of(row: Mapping[str, Any]) -> Price:
     """An adapter price from a PriceModel row's fields (a model's `__dict__`)."""
     return Price(
