@@ -27,7 +27,6 @@ from budgets.models import (
     Role,
     Team,
 )
-from hybridportal import compiled
 
 
 def teams_for_user(user: AbstractBaseUser) -> QuerySet[Team]:
@@ -49,14 +48,8 @@ def budget_for(*, team: Team, experiment_class: ExperimentClass) -> Budget | Non
 
 def budget_for_ids(*, team_id: int, experiment_class_id: int) -> Budget | None:
     """`budget_for` by ids, for a caller holding a job row without its team and class."""
-    found = compiled.instances(_budget_of, team_id=team_id, class_id=experiment_class_id)
-    return found[0] if found else None
-
-
-def _budget_of(shape: object, *, team_id: int, class_id: int) -> QuerySet[Budget]:
-    # Compiled once (hybridportal.compiled): every submission reads its budget.
-    of = Budget.objects.select_related("team", "experiment_class").filter(team_id=team_id, experiment_class_id=class_id)
-    return of.order_by("pk")[:1]
+    of = Budget.objects.select_related("team", "experiment_class")
+    return of.filter(team_id=team_id, experiment_class_id=experiment_class_id).order_by("pk").first()
 
 
 def budgets_for_user(user: AbstractBaseUser) -> QuerySet[Budget]:

@@ -36,7 +36,6 @@ from budgets.models import (
     tier_text,
 )
 from budgets.money import format_money
-from hybridportal import bulk
 
 logger = logging.getLogger(__name__)
 
@@ -62,8 +61,8 @@ def audit_record(
 def audit_rows(
     *, action: str, actor: AbstractBaseUser | None = None, events: Sequence[tuple[Team | None, str, dict[str, Any]]]
 ) -> list[AuditEvent]:
-    """Audit records of one action by one actor, not yet saved, for a caller that writes them with other
-    rows (`hybridportal.bulk`); `events` are (team, target, detail)."""
+    """Audit records of one action by one actor, not yet saved, for a caller that writes them with its
+    other rows (`bulk_create`); `events` are (team, target, detail)."""
     return [_audit_event(action, actor, *event) for event in events]
 
 
@@ -318,24 +317,28 @@ def hold_open(
 def holds_open(
     *, holds: Sequence[tuple[Any, Budget, int]], actor: AbstractBaseUser | None = None, ttl: timedelta = HOLD_TTL
 ) -> list[Hold]:
-    """`hold_open` for several (job, budget, amount) at once: the holds and their ledger entries in one
-    statement on PostgreSQL (see `hold_rows`)."""
+    """`hold_open` for several (job, budget, amount) at once: one INSERT for the holds, one for their
+    ledger entries."""
     rows, entries = hold_rows(holds=holds, actor=actor, ttl=ttl)
-    bulk.insert_all(rows, entries)
-    holds_opened(rows)
+    write_holds(rows, entries)
     return rows
+
+
+def write_holds(rows: Sequence[Hold], entries: Sequence[LedgerEntry]) -> None:
+    """Write `hold_rows`' rows (the holds first: the entries refer to them), then `holds_opened`."""
+    with transaction.atomic(savepoint=False):
+        Hold.objects.bulk_create(rows)
+        LedgerEntry.objects.bulk_create(entries)  # each takes its hold's key, set by the INSERT above
+    holds_opened(rows)
 
 
 def hold_rows(
     *, holds: Sequence[tuple[Any, Budget, int]], actor: AbstractBaseUser | None = None, ttl: timedelta = HOLD_TTL
 ) -> tuple[list[Hold], list[LedgerEntry]]:
-    """`holds_open`'s rows, not yet saved, for a caller that writes them with others
-    (`hybridportal.bulk.insert_all`, in this order), which then calls `holds_opened`. On PostgreSQL the
-    holds' ids are taken first, so their ledger entries can go in the same statement."""
+    """`holds_open`'s rows, not yet saved, for a caller that writes them in its transaction after the
+    jobs they hold money for (`write_holds`)."""
     expires_at = timezone.now() + ttl
     rows = [Hold(budget=budget, job=job, amount_micros=amount, expires_at=expires_at) for job, budget, amount in holds]
-    for hold, pk in zip(rows, bulk.reserve_ids(Hold, len(rows)) or (), strict=False):
-        hold.pk = pk
     entries = [
         LedgerEntry(
             budget_id=hold.budget_id,
@@ -447,28 +450,6 @@ def _free_hold_settled_as_read(job: Any, now: datetime) -> Hold | None:
 def _pending_free(hold: Hold) -> dict[str, Any]:
     """The conditions of a free hold that is still pending."""
     return {"pk": hold.pk, "status": HoldStatus.PENDING, "amount_micros": 0}
-
-
-def add_free_settlement(statement: bulk.Statement, *, job: Any, after: str) -> str | None:
-    """`hold_settle(job=job, actual_micros=0)` for a free job whose pending 0 hold was read with it, as
-    writes of `statement` that apply only if the write `after` (the job's move to its outcome) changed
-    a row: the hold's conditional UPDATE, then its ledger entry only if that changed the hold. Returns
-    the UPDATE's name; None when this does not apply (call `hold_settle`, which locks the hold). The
-    hold instance is not updated. A worker finishes a free job in one statement this way."""
-    hold = _free_hold_read_with(job)
-    if hold is None:
-        return None
-    settled = statement.update_where(Hold, _pending_free(hold), _free_settlement(timezone.now()), after=after)
-    entry = LedgerEntry(
-        budget_id=hold.budget_id,
-        kind=LedgerKind.SETTLE,
-        amount_micros=0,
-        hold=hold,
-        actor=None,
-        memo=_settle_memo(job.pk, actual_micros=0, held_micros=0, overrun=0),
-    )
-    statement.insert([entry], after=settled)
-    return settled
 
 
 def _settle_memo(job_pk: object, *, actual_micros: int, held_micros: int, overrun: int) -> str:

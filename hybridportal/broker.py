@@ -26,7 +26,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import psycopg
-from django.db import DatabaseError, connections
+from django.db import DatabaseError, connections, transaction
 from django.utils import timezone
 from django_q.brokers.orm import ORM
 from django_q.conf import Conf, logger
@@ -35,20 +35,6 @@ from psycopg import sql
 
 if TYPE_CHECKING:
     from jobs.heartbeat import ClusterClock
-
-# The only interpolation is the model's table name, quoted by the backend.
-_PULL = (
-    "UPDATE {table} SET lock = %s WHERE id IN (SELECT id FROM {table} WHERE key = %s AND lock < %s "
-    "ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED) RETURNING id, payload"
-)
-
-
-# Task rows and their cluster's wake-up in one round trip: one multi-row INSERT, and pg_notify once (it
-# is outside the aggregate, so it runs once for the one result row).
-_INSERT_AND_NOTIFY = (
-    "WITH task AS (INSERT INTO {table} ({key}, {payload}, {lock}) VALUES {rows} RETURNING {id}) "
-    "SELECT array_agg({id} ORDER BY {id}), pg_notify(%s, '') FROM task"
-)
 
 
 def channel(list_key: str) -> str:
@@ -62,26 +48,21 @@ def _postgres() -> bool:
 
 def insert_task(list_key: str, payload: str, *, lock: datetime, wake: bool) -> int:
     """Write a task row for `list_key`'s cluster, not to be pulled before `lock`; `wake`: notify its
-    pusher at commit. Returns the row's id. In one statement on PostgreSQL; elsewhere as the ORM
-    broker writes it."""
+    pusher at commit (PostgreSQL). Returns the row's id."""
     return insert_tasks(list_key, [payload], lock=lock, wake=wake)[0]
 
 
 def insert_tasks(list_key: str, payloads: Sequence[str], *, lock: datetime, wake: bool) -> list[int]:
-    """`insert_task` for several payloads of one cluster: one INSERT (with one NOTIFY on PostgreSQL);
+    """`insert_task` for several payloads of one cluster: one INSERT (and one NOTIFY on PostgreSQL);
     the rows' ids in the payloads' order, which is the order the cluster pulls them in."""
-    if not (wake and _postgres()):
-        rows = OrmQ.objects.using(Conf.ORM).bulk_create([OrmQ(key=list_key, payload=p, lock=lock) for p in payloads])
-        return [int(row.pk) for row in rows]
-    connection = connections[Conf.ORM]
-    quote, meta = connection.ops.quote_name, OrmQ._meta
-    names = {name: quote(meta.get_field(name).column) for name in ("id", "key", "payload", "lock")}
-    rows_sql = ", ".join(["(%s, %s, %s)"] * len(payloads))
-    sql_text = _INSERT_AND_NOTIFY.format(table=quote(meta.db_table), rows=rows_sql, **names)
-    params = [value for payload in payloads for value in (list_key, payload, lock)]
-    with connection.cursor() as cursor:
-        cursor.execute(sql_text, [*params, channel(list_key)])
-        return [int(pk) for pk in cursor.fetchone()[0]]
+    using = Conf.ORM
+    with transaction.atomic(using=using, savepoint=False):
+        rows = OrmQ.objects.using(using).bulk_create([OrmQ(key=list_key, payload=p, lock=lock) for p in payloads])
+        if wake and _postgres():
+            # Sent inside the transaction: PostgreSQL delivers it at commit, when the rows are visible.
+            with connections[using].cursor() as cursor:
+                cursor.execute("SELECT pg_notify(%s, '')", [channel(list_key)])
+    return [int(row.pk) for row in rows]
 
 
 class NotifyORM(ORM):
@@ -131,14 +112,16 @@ class NotifyORM(ORM):
         return self._clock
 
     def _pull(self) -> list[tuple[Any, Any]]:
-        """Lock and return up to `bulk` due tasks in one statement. SKIP LOCKED: clusters sharing a
-        queue take different rows instead of waiting on each other (the ORM broker reads, then updates
-        row by row, and closes its connection before each). The lock is the ORM broker's: `retry`."""
-        connection = connections[Conf.ORM]
-        sql_text = _PULL.format(table=connection.ops.quote_name(OrmQ._meta.db_table))
-        with connection.cursor() as cursor:
-            cursor.execute(sql_text, [self.timeout(None), self.list_key, timezone.now(), Conf.BULK])
-            return sorted(cursor.fetchall())
+        """Lock and return up to `bulk` due tasks, oldest first. SKIP LOCKED: clusters sharing a queue
+        take different rows instead of waiting on each other (the ORM broker reads, then updates row by
+        row, and closes its connection before each). The lock is the ORM broker's: `retry`."""
+        rows = OrmQ.objects.using(Conf.ORM)
+        with transaction.atomic(using=Conf.ORM):
+            due = rows.select_for_update(skip_locked=True).filter(key=self.list_key, lock__lt=timezone.now())
+            tasks = list(due.order_by("id").values_list("id", "payload")[: Conf.BULK])
+            if tasks:
+                rows.filter(id__in=[pk for pk, _ in tasks]).update(lock=self.timeout(None))
+        return tasks
 
     def _listen(self) -> psycopg.Connection[Any] | None:
         """This process's LISTEN connection (opened after a fork, never shared with Django's)."""

@@ -120,15 +120,15 @@ TEMPLATES = [
 # transactions take the write lock up front so two writers queue on the busy timeout instead of
 # failing with "database is locked" when a read transaction tries to upgrade.
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
-# Persistent connections: a PostgreSQL connection costs ~4 ms to open, and django-q2's pusher, workers
-# and monitor each close theirs between tasks otherwise (once per poll, per task, per result). django-q2
-# closes every connection before it forks a process, and health checks replace one a restarted server
-# dropped, so reuse is safe. 0 turns it off.
+# Persistent connections: opening a PostgreSQL connection costs more than a job's queries, and
+# django-q2's pusher, workers and monitor each close theirs between tasks otherwise (once per poll, per
+# task, per result). django-q2 closes every connection before it forks a process, and health checks
+# replace one a restarted server dropped, so reuse is safe. 0 turns it off.
 DB_CONN_MAX_AGE = int(os.environ.get("DB_CONN_MAX_AGE", "300"))
 # Prepared statements: PostgreSQL plans each statement afresh under Django's default client-side
-# binding, and for the submit's and worker's statements planning costs more than running them (about
-# 1.7 ms of server CPU per submitted job). With server-side binding, psycopg prepares a statement on a
-# connection once it has run DB_PREPARE_THRESHOLD times there. "off" keeps Django's default, for a
+# binding, and for the submit's and worker's short statements planning costs more than running them.
+# With Django's `server_side_binding`, psycopg prepares a statement on a connection once it has run
+# DB_PREPARE_THRESHOLD times there. "off" keeps Django's default, for a
 # connection pooler in transaction mode that cannot carry prepared statements (PgBouncer < 1.21).
 DB_PREPARE_THRESHOLD = os.environ.get("DB_PREPARE_THRESHOLD", "5").strip().lower()
 if DB_PREPARE_THRESHOLD != "off" and not DB_PREPARE_THRESHOLD.isdigit():
@@ -215,6 +215,8 @@ CACHES = {
         "LOCATION": "hybridportal_cache",
     }
 }
+# How long a process keeps price overrides and the policy's run records; 0 reads them on every quote.
+SLOW_READS_SECONDS = float(os.environ.get("SLOW_READS_SECONDS", "5"))
 
 # --- Security (production) ------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
@@ -272,7 +274,7 @@ ESTIMATE_RUNS_PER_BACKEND = int(os.environ.get("ESTIMATE_RUNS_PER_BACKEND", "100
 ESTIMATE_MODEL_TTL_SECONDS = int(os.environ.get("ESTIMATE_MODEL_TTL_SECONDS", "300"))
 
 # --- Workers (django-q2) --------------------------------------------------------------------------
-# Why these values (django-q2's broker and monitor behaviour):
+# Why these values (django-q2's ORM broker and cluster):
 # - ORM broker: at-least-once. A task pulled by a cluster is locked until now + `retry`; a worker that
 #   dies (kill -9, OOM) saves nothing and the task reappears after `retry`. Our tasks claim the Job row
 #   with a conditional UPDATE, so a second delivery does nothing; the Job row, not django-q2's tables,

@@ -181,6 +181,8 @@ def budget_refusal(exc: BudgetExceeded, budget: Budget) -> BudgetExceeded:
 def tier_cap_refusal(job: Job) -> str:
     """For a worker picking up a queued job: why its budget no longer lets it run (its tier cap was
     lowered after the job was approved or queued); "" when it may run."""
+    if not job.tier:
+        return ""  # a cap is never below tier 0: nothing to read
     budget = budget_selectors.budget_for_ids(team_id=job.team_id, experiment_class_id=job.experiment_class_id)
     if budget is None or budget.allows_tier(job.tier):
         return ""

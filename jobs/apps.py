@@ -13,10 +13,10 @@ from django.db.models.signals import post_migrate
 
 logger = logging.getLogger(__name__)
 
-# Imported by a qcluster's parent process before it forks its workers: each is slow to import the first
-# time, which every fresh or recycled worker would
-# otherwise pay on its first task. Import only: never *run* a simulation in the parent — qsim's OpenMP
-# thread pool does not survive fork, and a worker forked after it started hangs on its first run.
+# Imported by a qcluster's parent process before it forks its workers: the simulator SDKs take a second
+# or more to import, which every fresh or recycled worker would otherwise pay on its first task. Import
+# only: never *run* a simulation in the parent — qsim's OpenMP thread pool does not survive fork, and a
+# worker forked after it started hangs on its first run.
 WARM_MODULES = ("cirq", "qsimcirq", "qiskit", "qiskit_aer", "qiskit_ibm_runtime", "adapters.convert")
 
 
@@ -42,6 +42,8 @@ class JobsConfig(AppConfig):
         else:
             registry.configure(settings.HYBRIDPORTAL_BACKENDS)
         post_migrate.connect(_ensure_schedules, sender=self, dispatch_uid="jobs.ensure_schedules")
+        from jobs import slow_reads  # noqa: F401 - connects the price-change receivers
+
         if _is_qcluster():
             for name in WARM_MODULES:
                 try:

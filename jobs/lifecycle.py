@@ -8,18 +8,16 @@ that is an error (a user's illegal action) or a no-op (a duplicate task).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 from opentelemetry import trace
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
-from hybridportal import bulk
 from jobs.models import Job, JobEvent, JobStatus, Stage
 
 # Which statuses each status may move to. Reroute is queued → queued on another backend. A running job
@@ -68,24 +66,29 @@ def transition(
     from_statuses: Iterable[str],
     to_status: str,
     expect: dict[str, Any] | None = None,
-    **details: Any,
+    actor: AbstractBaseUser | None = None,
+    actor_label: str = "",
+    reason: str = "",
+    data: dict[str, Any] | None = None,
+    stages: Iterable[tuple[str, datetime, datetime, dict[str, Any]]] = (),
+    instance: Job | None = None,
+    **fields: Any,
 ) -> bool:
-    """Move job `job_id` from one of `from_statuses` to `to_status`; `details` are `add_transition`'s
-    (actor, reason, data, stages, instance, and the fields to set).
+    """Move job `job_id` from one of `from_statuses` to `to_status`, recording who did it and why.
 
-    Returns True when this call made the change. Exactly one of several racing callers wins.
-    `expect` adds conditions to the UPDATE (e.g. the attempt number a worker read); `stages` are timed
-    stage events written in the same INSERT as the lifecycle event; `instance`, when given, gets the
-    written fields, so the caller need not read the row again.
+    Returns True when this call made the change. Exactly one of several racing callers wins: the
+    UPDATE's WHERE (status, plus `expect`, e.g. the attempt number a worker read) takes the row lock
+    and re-checks it after any wait. `stages` are timed stage events written before the lifecycle
+    event; `instance`, when given, gets the written fields, so the caller need not read the row again.
     """
     sources = [s for s in from_statuses if to_status in ALLOWED.get(s, frozenset())]
     if not sources:
         return False
-    # On PostgreSQL a single source status makes this one statement, atomic without a transaction of
-    # its own. Otherwise no savepoint: nothing here is caught, so a database error must abort the
-    # caller's transaction anyway, and on the submit and worker paths every round trip counts.
-    one_statement = len(sources) == 1 and connection.vendor == "postgresql"
-    with nullcontext() if one_statement else transaction.atomic(savepoint=False):
+    now = timezone.now()
+    updates: dict[str, Any] = {"status": to_status, "updated_at": now, **fields}
+    stages = list(stages)
+    # No savepoint: nothing here is caught, so a database error aborts the caller's transaction anyway.
+    with transaction.atomic(savepoint=False):
         if len(sources) == 1:
             current = sources[0]  # the UPDATE's WHERE is the whole check; no need to read first
         else:
@@ -93,66 +96,23 @@ def transition(
             current = rows.values_list("status", flat=True).first()
             if current is None:
                 return False
-        statement = bulk.Statement()
-        planned = add_transition(statement, job_id, from_status=current, to_status=to_status, expect=expect, **details)
-        if not statement.run()[planned.name]:
+        if not Job.objects.filter(pk=job_id, status=current, **(expect or {})).update(**updates):
             return False
-    planned.applied()
+        label = _label(actor, actor_label)
+        JobEvent.objects.bulk_create(
+            [
+                *(_stage_row(job_id, *s, actor_label=label) for s in stages),
+                _lifecycle_event(job_id, current, to_status, actor, actor_label, reason, data, now),
+            ]  # the stages led to the change: they come first
+        )
+    trace_id = instance.trace_id if instance is not None else None
+    for s in stages:
+        emit_stage_span(job_id, *s, trace_id=trace_id)
+    if instance is not None:
+        for name, value in updates.items():
+            if not hasattr(value, "resolve_expression"):  # an F() expression's value is not known here
+                setattr(instance, name, value)
     return True
-
-
-@dataclass
-class Planned:
-    """A transition added to a `bulk.Statement`: the name of its UPDATE, and what follows once it ran."""
-
-    name: str
-    job_id: object
-    updates: dict[str, Any]
-    stages: list[tuple[str, datetime, datetime, dict[str, Any]]]
-    instance: Job | None
-
-    def applied(self) -> None:
-        """After the statement changed the row: the stages as spans, the written fields on the instance."""
-        trace_id = self.instance.trace_id if self.instance is not None else None
-        for s in self.stages:
-            emit_stage_span(self.job_id, *s, trace_id=trace_id)
-        if self.instance is not None:
-            for name, value in self.updates.items():
-                if not hasattr(value, "resolve_expression"):  # an F() expression's value is not known here
-                    setattr(self.instance, name, value)
-
-
-def add_transition(
-    statement: bulk.Statement,
-    job_id: object,
-    *,
-    from_status: str,
-    to_status: str,
-    actor: AbstractBaseUser | None = None,
-    actor_label: str = "",
-    reason: str = "",
-    data: dict[str, Any] | None = None,
-    expect: dict[str, Any] | None = None,
-    stages: Iterable[tuple[str, datetime, datetime, dict[str, Any]]] = (),
-    instance: Job | None = None,
-    **fields: Any,
-) -> Planned:
-    """`transition` from one status as writes of `statement`, for a caller that adds its own (a worker
-    settling the job's hold in the same statement): the conditional UPDATE, then its events only if it
-    changed the row. The caller runs the statement, checks `run()[planned.name]`, then calls
-    `planned.applied()`."""
-    if to_status not in ALLOWED.get(from_status, frozenset()):
-        raise ValueError(f"a job cannot go from {from_status} to {to_status}")
-    now = timezone.now()
-    updates: dict[str, Any] = {"status": to_status, "updated_at": now, **fields}
-    stages = list(stages)
-    events = [
-        *(_stage_row(job_id, *s, actor_label=_label(actor, actor_label)) for s in stages),
-        _lifecycle_event(job_id, from_status, to_status, actor, actor_label, reason, data, now),
-    ]  # the stages led to the change: they come first
-    moved = statement.update_where(Job, {"pk": job_id, "status": from_status, **(expect or {})}, updates)
-    statement.insert(events, after=moved)
-    return Planned(name=moved, job_id=job_id, updates=updates, stages=stages, instance=instance)
 
 
 @dataclass(frozen=True)
@@ -172,7 +132,7 @@ def new_rows(
 ) -> tuple[list[Job], list[JobEvent]]:
     """New (unsaved) jobs, each set in its first status, and the events a submitted job moving there at
     once would have — its stages, then submitted → first status, each job's in order — for the caller
-    to write (`hybridportal.bulk`): the same record as an INSERT plus `transition` per job."""
+    to write with `bulk_create`: the same record as an INSERT plus `transition` per job."""
     for job, start in starts:
         if start.to_status not in ALLOWED[JobStatus.SUBMITTED]:
             raise ValueError(f"a new job cannot start as {start.to_status}")

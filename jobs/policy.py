@@ -23,8 +23,8 @@ from typing import Any, TypeVar
 
 from django.conf import settings
 from django.db import connections
-from django.db.models import F, JSONField, OuterRef, QuerySet, Subquery, Value, Window
-from django.db.models.functions import JSONObject, RowNumber
+from django.db.models import F, QuerySet, Value, Window
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from adapters import registry
@@ -32,8 +32,7 @@ from adapters.base import AdapterError, Capabilities, ExecutionRequest, Price, P
 from adapters.ir import Circuit
 from budgets.errors import BudgetExceeded, Invalid
 from budgets.money import format_money
-from hybridportal import compiled
-from jobs import estimates
+from jobs import estimates, slow_reads
 from jobs.models import Job, JobStatus
 
 TIER_NAMES = {0: "local simulator", 1: "scaled simulator", 2: "noisy simulator", 3: "hardware"}
@@ -123,8 +122,7 @@ def _shared_read(read: _Read) -> _Read:
 # --- run records (read in the database: every submission asks, and a busy backend has thousands) ---
 # Each read is a spec — tag, a function building its jobs from values, those values, how many of each
 # backend's latest, which backends — whose rows all have `_RECORD_FIELDS`, so several specs can go to
-# the database as one UNION ALL. The read is compiled once per shape (`hybridportal.compiled`): building
-# that union through the ORM cost more than the database's answer.
+# the database as one UNION ALL. The rows are kept per process for a few seconds (`jobs.slow_reads`).
 _RECORD_FIELDS = ("backend", "status", "error_code", "finished_at", "result_meta__execute_seconds")
 _RECORD_FIELDS += ("n_qubits", "shots", "estimate__depth")  # a run's shape, for the estimates
 _Spec = tuple[str, Callable[..., QuerySet[Job]], dict[str, Any], int, list[str] | None]
@@ -171,7 +169,8 @@ def recent_runs(
     """`open_breakers`, and when each backend's newest recent run succeeded (what tells the estimates
     that a backend has a run their model has not seen)."""
     since = _since(now)
-    rows = _latest([_breaker_spec(backend_ids, since)])["breaker"]
+    key = slow_reads.runs_key("breaker", *(backend_ids or ["*"]))
+    rows = slow_reads.cached(key, lambda: _latest([_breaker_spec(backend_ids, since)])["breaker"])
     newest: dict[str, datetime] = {}
     for backend, status, _, finished_at, *_ in sorted(rows, key=lambda row: row[3]):
         if status == JobStatus.SUCCEEDED:
@@ -196,7 +195,8 @@ def backend_runs(backend_ids: list[str]) -> dict[str, list[estimates.Run]]:
     """Backend → its latest succeeded runs (`ESTIMATE_RUNS_PER_BACKEND`), newest first, as the
     estimates read them."""
     spec: _Spec = ("runs", _succeeded_runs, {}, settings.ESTIMATE_RUNS_PER_BACKEND, backend_ids)
-    rows = sorted(_latest([spec])["runs"], key=lambda row: row[3], reverse=True)
+    key = slow_reads.runs_key("succeeded", *backend_ids)
+    rows = sorted(slow_reads.cached(key, lambda: _latest([spec])["runs"]), key=lambda row: row[3], reverse=True)
     runs: dict[str, list[estimates.Run]] = {}
     for backend, _, _, _, seconds, n_qubits, shots, depth in rows:
         run = estimates.run_of(n_qubits, shots, depth, seconds)
@@ -228,7 +228,7 @@ def _latest(specs: list[_Spec]) -> dict[str, list[tuple[Any, ...]]]:
     if count == 0:
         return rows
     if count == 1 or connections[Job.objects.db].features.supports_slicing_ordering_in_compound:
-        found = compiled.values_rows(_records_union, shape=shape, **values)
+        found = list(_records_union(shape, **values))
     else:  # SQLite: one query each
         found = [row for query in _record_queries(shape, **values) for row in query]
     for tag, *fields in found:
@@ -265,20 +265,16 @@ def _records_union(shape: tuple[Any, ...], **values: Any) -> QuerySet[Job, tuple
 @_shared_read
 def price_overrides() -> dict[str, Price]:
     """The admin's price overrides (budgets.PriceModel) as adapter prices, by backend id."""
-    return {row.backend_id: price_of(row.__dict__) for row in compiled.instances(_all_prices)}
-
-
-def _all_prices(shape: object) -> QuerySet[Any]:
     from budgets.models import PriceModel
 
-    return PriceModel.objects.all()
+    def read() -> dict[str, Price]:
+        return {row.backend_id: price_of(row.__dict__) for row in PriceModel.objects.all()}
 
-
-PRICE_FIELDS = ("kind", "per_task_micros", "per_shot_micros", "per_second_micros", "per_minute_micros", "min_seconds")
+    return slow_reads.cached(slow_reads.PRICES, read)
 
 
 def price_of(row: Mapping[str, Any]) -> Price:
-    """An adapter price from a PriceModel row's fields (a model's, or `job_price_override`'s JSON)."""
+    """An adapter price from a PriceModel row's fields (a model's `__dict__`)."""
     return Price(
         kind=PriceKind(row["kind"]),
         per_task_micros=int(row["per_task_micros"]),
@@ -287,15 +283,6 @@ def price_of(row: Mapping[str, Any]) -> Price:
         per_minute_micros=int(row["per_minute_micros"]),
         min_seconds=float(row["min_seconds"]),
     )
-
-
-def job_price_override() -> Subquery:
-    """A job row's backend's override as a JSON object, or NULL (annotate a Job query with it): the
-    job's read brings its price along instead of a second query (see `price_of`)."""
-    from budgets.models import PriceModel
-
-    row = PriceModel.objects.filter(backend_id=OuterRef("backend"))
-    return Subquery(row.values(json=JSONObject(**{f: f for f in PRICE_FIELDS}))[:1], output_field=JSONField())
 
 
 # --- fitting --------------------------------------------------------------------------------------

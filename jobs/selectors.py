@@ -18,7 +18,6 @@ from django.db.models.functions import RowNumber
 
 from budgets.errors import NotFound
 from budgets.models import Hold, Membership, Role
-from hybridportal import compiled
 from jobs.models import Approval, ApprovalStatus, Experiment, Job, JobEvent, JobStatus, Stage
 
 
@@ -149,13 +148,8 @@ def _cacheable() -> QuerySet[Job]:
 
 def cached_result_for(*, team: Any, fingerprint: str) -> Job | None:
     """The newest succeeded job of `team` with this fingerprint and stored counts, if any."""
-    found = compiled.instances(_newest_cached, team_id=team.pk, fingerprint=fingerprint)
-    return found[0] if found else None
-
-
-def _newest_cached(shape: object, *, team_id: int, fingerprint: str) -> QuerySet[Job]:
-    newest = _cacheable().filter(team_id=team_id, fingerprint=fingerprint).order_by("-finished_at", "-created_at")
-    return newest.only(*_CACHED_FIELDS)[:1]
+    newest = _cacheable().filter(team_id=team.pk, fingerprint=fingerprint).order_by("-finished_at", "-created_at")
+    return newest.only(*_CACHED_FIELDS).first()
 
 
 def cached_results_for(keys: Collection[tuple[int, str]]) -> dict[tuple[int, str], Job]:
@@ -193,18 +187,12 @@ def experiment_get_for_user(user: AbstractBaseUser, experiment_id: object) -> Ex
         pk = int(experiment_id)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         pk = None
-    # An id beyond the key column (a 64-bit BigAutoField) names no experiment. The ORM would drop such a
-    # comparison; a compiled read binds it as given, and SQLite's driver raises on it.
+    # An id beyond the key column (a 64-bit BigAutoField) names no experiment.
     readable = pk is not None and 0 < pk < 2**63 and user.is_authenticated
-    found = compiled.instances(_experiment_of_user, user_id=user.pk, pk=pk) if readable else []
-    if not found:
+    found = experiments_for_user(user).filter(pk=pk).first() if readable else None
+    if found is None:
         raise NotFound(f"experiment {experiment_id} not found", field="experiment")
-    return found[0]
-
-
-def _experiment_of_user(shape: object, *, user_id: int, pk: int) -> QuerySet[Experiment]:
-    teams = Membership.objects.filter(user_id=user_id).values("team_id")
-    return Experiment.objects.select_related("team", "experiment_class").filter(team_id__in=teams, pk=pk)[:1]
+    return found
 
 
 # --- approvals ------------------------------------------------------------------------------------

@@ -2,8 +2,8 @@
 
 Rules every function here keeps:
 
-* One `transaction.atomic()` per user action (a submission whose writes are one statement, atomic by
-  itself, needs none: see `_writing`). Every status change goes through
+* One `transaction.atomic()` per user action (a submission's too: see `_writing`). Every status
+  change goes through
   `jobs.lifecycle.transition` (a conditional UPDATE plus a JobEvent with actor and reason).
 * Controls lock the job row first (`select_for_update`, or the transition's UPDATE as the first write),
   then the approval, then the hold and the budget — one lock order, so two actions on the same job
@@ -26,7 +26,7 @@ import secrets
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -44,9 +44,8 @@ from adapters.versions import sdk_versions
 from budgets import selectors as budget_selectors
 from budgets import services as budget_services
 from budgets.errors import BudgetExceeded, Conflict, Forbidden, Invalid, NotFound, ServiceError
-from budgets.models import Budget, ExperimentClass, Hold, HoldStatus, Membership
+from budgets.models import AuditEvent, Budget, ExperimentClass, Hold, HoldStatus, Membership
 from budgets.money import format_money, to_micros
-from hybridportal import bulk
 from jobs import approvals, controls, lifecycle, policy, rerun, selectors
 from jobs.contract import ContractError, JobRequest, ParsedJob, parse_job_request, resolve_job_request
 from jobs.lifecycle import transition
@@ -57,6 +56,7 @@ from jobs.models import (
     Experiment,
     IdempotencyKey,
     Job,
+    JobEvent,
     JobStatus,
     PreEncoded,
     Stage,
@@ -730,7 +730,7 @@ class _Claim:
 def _idempotent(*, user: AbstractBaseUser, key: str | None, body_sha256: str, route: str) -> Iterator[_Claim]:
     """With an Idempotency-Key, the submission's one transaction, the key claimed first; the answer the
     submission leaves in the claim is stored with the key, for replays, as the block ends. Without
-    one, the submission's writes take their own transaction (`_writing`)."""
+    one, the submission's writes take their own transaction (`_submit`)."""
     if key is None:
         yield _Claim()
         return
@@ -878,7 +878,8 @@ def _submit(
     keyed: bool = False,
 ) -> list[Job]:
     """Jobs for (request, seed) items — one for `job_submit`, many for `job_submit_batch` — in three
-    steps, the writes in one transaction (`_writing`; `keyed`: the Idempotency-Key's, then its own):
+    steps, the writes in one transaction (`keyed`: the Idempotency-Key's, else its own; its reads need
+    none: each sees what is committed, as in a READ COMMITTED transaction):
 
     1. every request is validated, assembled and given a backend (`_draft`); a batch then reads the
        cache for all of them in one query;
@@ -899,37 +900,16 @@ def _submit(
                 plans.append(_draft(submission, req, seed=seed_for(job_id) if seed is None else seed))
         if len(plans) > 1:
             submission.read_cached(plans)
-        else:  # one job's checks only read: settled first, they say whether its writes are one statement
+        else:  # one job's checks only read: settled before its transaction begins
             with _naming_item(0 if indexed else None):
                 _settle(submission, plans[0])
-        with nullcontext() if keyed else _writing(plans):
+        with nullcontext() if keyed else transaction.atomic():
             for index, (plan, job_id) in enumerate(zip(plans, job_ids, strict=True)):
                 with _naming_item(index if indexed else None):
                     if len(plans) > 1:  # in request order: a job's checks weigh what earlier ones reserved
                         _settle(submission, plan)
                     admitted.append(_admit(submission, plan, job_id=job_id, trace_id=trace_id))
             return _write(submission, admitted)
-
-
-def _writing(plans: Sequence[_Plan]) -> AbstractContextManager[Any]:
-    """The transaction a submission's writes take (its reads need none: each sees what is committed,
-    as in a READ COMMITTED transaction). None where the writes are ONE statement, atomic by itself, and
-    nothing else: on PostgreSQL, a single job that reserves no money (free, or served from the cache)
-    and waits for no sign-off, its task on this database's broker — most jobs, simulator-first. Its
-    BEGIN and COMMIT were two of such a submission's eight round trips. Inside a caller's transaction,
-    a savepoint, so that a refusal takes back only the submission's own writes."""
-    from jobs.tasks import tasks_in_jobs_database  # at call time, as in `_write`
-
-    plan = plans[0] if len(plans) == 1 else None
-    one_statement = (
-        not connection.in_atomic_block
-        and connection.vendor == "postgresql"
-        and plan is not None
-        and plan.cost_micros == 0
-        and not plan.approval_reasons
-        and tasks_in_jobs_database()
-    )
-    return nullcontext() if one_statement else transaction.atomic()
 
 
 def _admit(submission: _Submission, plan: _Plan, *, job_id: uuid.UUID, trace_id: str) -> _Admitted:
@@ -972,30 +952,24 @@ def _admit(submission: _Submission, plan: _Plan, *, job_id: uuid.UUID, trace_id:
 
 def _write(submission: _Submission, admitted: Sequence[_Admitted]) -> list[Job]:
     """Each table once for all the jobs — the jobs in their first status with their events, the holds
-    with their ledger entries, the audit records and the queued jobs' tasks (one statement on
-    PostgreSQL, waking the clusters at commit) — then the approval requests (approvers mailed on
-    commit)."""
-    from jobs.tasks import queue_tasks, task_rows  # at call time: jobs.tasks reaches back into this module
-
+    with their ledger entries, the audit records and the queued jobs' tasks (the clusters are woken at
+    commit) — then the approval requests (approvers mailed on commit). The caller's transaction makes
+    them one: a failure anywhere leaves none of them."""
     user = submission.user
     jobs, events = lifecycle.new_rows([(a.job, a.start) for a in admitted], actor=user)
     held = [(a.job, a.plan.budget, a.plan.cost_micros) for a in admitted if a.holds]
-    holds, entries = budget_services.hold_rows(holds=held, actor=user) if held else ([], [])
     audit = budget_services.audit_rows(
         action="job.submit",
         actor=user,
         events=[(a.job.team, f"job:{a.job.pk}", _submit_audit_detail(a)) for a in admitted],
     )
+    Job.objects.bulk_create(jobs)
+    JobEvent.objects.bulk_create(events)
+    if held:
+        budget_services.write_holds(*budget_services.hold_rows(holds=held, actor=user))
+    AuditEvent.objects.bulk_create(audit)
     queued = [job for job in jobs if job.status == JobStatus.QUEUED]
-    tasks = task_rows(queued) if queued else []
-    statement = bulk.Statement()
-    for rows in (jobs, events, holds, entries, audit):
-        statement.insert(rows)
-    if tasks:
-        queue_tasks(statement, tasks)
-    statement.run()
-    budget_services.holds_opened(holds)
-    if tasks is None:  # the tasks go to another database's broker
+    if queued:
         enqueue_queued(*queued)
     waiting = [(a.job, a.approval_reasons) for a in admitted if a.approval_reasons]
     if waiting:

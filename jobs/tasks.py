@@ -34,12 +34,11 @@ import logging
 import os
 import random
 from collections.abc import Mapping, Sequence
-from contextlib import nullcontext
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, connection, transaction
+from django.db import DEFAULT_DB_ALIAS, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django_q.conf import Conf
@@ -48,13 +47,12 @@ from django_q.tasks import async_task
 
 from adapters.base import AdapterError, ExecutionRequest, PollResult, RemoteState, RunResult
 from adapters.ir import Circuit
-from budgets.services import add_free_settlement, hold_release, hold_settle
+from budgets.services import hold_release, hold_settle
 from budgets.tasks import SWEEP_MINUTES
-from hybridportal import bulk
-from hybridportal.broker import NotifyORM, channel, insert_task
+from hybridportal.broker import NotifyORM, insert_task, insert_tasks
 from jobs.approvals import TIER_NOT_ALLOWED, tier_cap_refusal
 from jobs.heartbeat import worker_label
-from jobs.lifecycle import add_transition, transition
+from jobs.lifecycle import transition
 from jobs.metrics import hellinger_fidelity
 from jobs.models import Job, JobStatus, Priority, Stage
 from jobs.vendor_queue import RUNNING_SEEN, note_running, run_start, vendor_queue_span
@@ -154,7 +152,7 @@ class _EnqueueBroker(NotifyORM):
 
 class _BatchBroker(_EnqueueBroker):
     """Keeps the signed payloads `async_task` builds instead of writing them, so many tasks of one
-    cluster go to the ORM broker in one INSERT (`task_rows`)."""
+    cluster go to the ORM broker in one INSERT (`enqueue_jobs`)."""
 
     def __init__(self, list_key: str) -> None:
         self.payloads: list[str] = []
@@ -217,48 +215,31 @@ def enqueue_job(job_id: object, *, run_at: datetime | None = None, job: Job | No
 
 
 def enqueue_jobs(jobs: Sequence[Job]) -> None:
-    """`enqueue_job` for jobs that have just become queued together (a batch submission): the same
-    task payloads, written in one INSERT (with one NOTIFY per cluster on PostgreSQL) instead of one
-    per job. A broker other than the ORM one on this database: `enqueue_job` each."""
-    rows = task_rows(jobs)
-    if rows is None:
+    """`enqueue_job` for jobs that have just become queued together (a submission): the same task
+    payloads, written in one INSERT per cluster (with one NOTIFY each on PostgreSQL) instead of one
+    per job. Call it in the transaction that makes the jobs queued: the task rows commit and roll back
+    with them. A broker other than the ORM one on this database is called after the commit."""
+    if not tasks_in_jobs_database():
         for job in jobs:
             enqueue_job(job.pk, job=job)
         return
-    statement = bulk.Statement()
-    queue_tasks(statement, rows)
-    statement.run()
-
-
-def tasks_in_jobs_database() -> bool:
-    """Whether the ORM broker's task rows live in the jobs' database: a job's task can then be written
-    with the job, in its transaction or statement."""
-    return Conf.ORM == DEFAULT_DB_ALIAS
-
-
-def task_rows(jobs: Sequence[Job]) -> list[OrmQ] | None:
-    """The ORM broker's rows (signed payloads, due now) that queue these just-queued jobs' tasks, for a
-    caller that writes them with other rows in its transaction (`queue_tasks`); None where the tasks
-    do not go to this database's ORM broker (then `enqueue_jobs`)."""
-    if not tasks_in_jobs_database():
-        return None
     brokers: dict[str, _BatchBroker] = {}
     for job in jobs:
         func, cluster = _job_task(job)
         broker = brokers.setdefault(cluster, _BatchBroker(cluster))
         _enqueue(func, str(job.pk), cluster=cluster, broker=broker)
     now = timezone.now()
-    return [OrmQ(key=cluster, payload=p, lock=now) for cluster, broker in brokers.items() for p in broker.payloads]
-
-
-def queue_tasks(statement: bulk.Statement, rows: Sequence[OrmQ]) -> None:
-    """`task_rows` as writes of `statement`, which also wakes each cluster's pusher at commit."""
-    statement.insert(rows)
-    for cluster in dict.fromkeys(row.key for row in rows):
-        statement.notify(channel(cluster))
+    for cluster, broker in brokers.items():
+        insert_tasks(cluster, broker.payloads, lock=now, wake=True)
         # DEBUG: every submission logs its jobs ("job submitted") and django-q2 each task; this line
         # would be a third on every job's path.
-        logger.debug("enqueued %d tasks on %s", sum(row.key == cluster for row in rows), cluster)
+        logger.debug("enqueued %d tasks on %s", len(broker.payloads), cluster)
+
+
+def tasks_in_jobs_database() -> bool:
+    """Whether the ORM broker's task rows live in the jobs' database: a job's task can then be written
+    in the job's transaction."""
+    return Conf.ORM == DEFAULT_DB_ALIAS
 
 
 def _enqueue_poll(job_id: str, run_at: datetime) -> None:
@@ -329,25 +310,6 @@ def _claim(job: Job, *, now: datetime, deadline: datetime | None) -> int | None:
     return attempt if claimed else None
 
 
-def _claimed_at_once(job_id: str, now: datetime) -> Job | None:
-    """On PostgreSQL, a queued, due simulator job read and claimed in one statement, as `_job_for_run`
-    plus `_claim` would (`jobs.worker_sql`); None when that does not apply."""
-    from jobs import worker_sql
-
-    if not worker_sql.available():
-        return None
-    return worker_sql.claim_queued(
-        job_id,
-        now=now,
-        deadline=_deadline(now),
-        seed=random.randrange(2**31),
-        worker=worker_label(),
-        hardware_tier=HARDWARE_TIER,
-        actor_label=WORKER,
-        reason=f"claimed by {_worker_label()}",
-    )
-
-
 def _refused_by_budget(job: Job, now: datetime) -> str:
     """A queued job whose budget's tier cap was lowered after it was approved or queued: failed with the
     reason, its hold released. Returns the task's outcome word; "" when the job may run."""
@@ -390,10 +352,9 @@ def _request(job: Job) -> ExecutionRequest:
 
 
 def _circuit_of(job: Job) -> Circuit:
-    """The job's circuit. Read with its stored text (`jobs.worker_sql`), it is looked up by that text:
-    a sweep's jobs share a circuit, and rebuilding and validating a 22-qubit one takes ~2 ms."""
-    text = getattr(job.circuit, "text", None)
-    return _circuit_from_text(text) if text is not None else Circuit.from_json(job.circuit)
+    """The job's circuit, looked up by its JSON text: a sweep's jobs share a circuit, and rebuilding and
+    validating a wide one on every job would cost more than the lookup."""
+    return _circuit_from_text(json.dumps(job.circuit, sort_keys=True))
 
 
 @functools.lru_cache(maxsize=32)
@@ -408,20 +369,16 @@ def _adapter(backend_id: str) -> Any:
 
 
 def _cost_micros(adapter: Any, job: Job, result: RunResult) -> int:
-    """What the run cost at the backend's price (the admin's override when set, as `_job_for_run` read
-    it with the job), by billable time."""
-    from jobs.policy import price_of
+    """What the run cost at the backend's price (the admin's override when set), by billable time."""
+    from jobs.policy import price_overrides
 
-    price = price_of(job.price_override) if job.price_override is not None else adapter.capabilities().price
+    price = price_overrides().get(job.backend) or adapter.capabilities().price
     return price.cost_micros(shots=job.shots, seconds=result.billable_seconds)
 
 
 def _job_for_run(job_id: str) -> Job | None:
-    """The job a run or poll task finishes, with what settling it needs — its hold and its backend's
-    price override — in the same query: a worker reads one row per job, not three."""
-    from jobs.policy import job_price_override
-
-    return Job.objects.select_related("hold").annotate(price_override=job_price_override()).filter(pk=job_id).first()
+    """The job a run or poll task finishes, with its hold in the same query (settling it needs it)."""
+    return Job.objects.select_related("hold").filter(pk=job_id).first()
 
 
 # --- outcomes ---------------------------------------------------------------------------------------
@@ -492,51 +449,41 @@ def _store_result(
     execute_data = {"backend": result.backend_id, "shots": result.shots, "attempt": attempt}
     # The UPDATE's WHERE (running, and still this attempt) takes the row lock and re-checks it after
     # any wait, so a cancel or the reaper that got there first makes this a no-op.
-    statement = bulk.Statement()
-    planned = add_transition(
-        statement,
-        job.pk,
-        from_status=JobStatus.RUNNING,
-        to_status=JobStatus.SUCCEEDED,
-        expect={"attempts": attempt},
-        actor_label=WORKER,
-        reason=f"{result.backend_id}: {sum(counts.values())} shots",
-        # The stage timeline goes in the lifecycle event's INSERT: this commit is on every job's path.
-        stages=[
-            *waits,
-            (Stage.TRANSPILE, started, transpile_end, {}),
-            (Stage.EXECUTE, transpile_end, execute_end, execute_data),
-            (Stage.PARSE, parse_start, post_start, {}),
-            (Stage.POSTPROCESS, post_start, done, {}),
-        ],
-        counts=counts,
-        result_meta=meta,
-        metrics=metrics,
-        cost_micros=cost_micros,
-        sdk_versions=dict(result.sdk_versions) or job.sdk_versions,
-        calibration=dict(result.calibration or {}) or job.calibration,
-        emulated=result.emulated,
-        seed=result.seed if result.seed is not None else job.seed,
-        finished_at=done,
-        deadline=None,
-        not_before=None,
-        error_code="",
-        error_message="",
-        instance=job,  # gets the result; its trace id labels the stage spans
-    )
-    # A free job's hold settles in the same statement (on PostgreSQL the whole outcome is then one
-    # atomic statement); any other goes through hold_settle, which locks it, in the same transaction.
-    settled = add_free_settlement(statement, job=job, after=planned.name) if cost_micros == 0 else None
-    one_statement = settled is not None and connection.vendor == "postgresql"
-    with nullcontext() if one_statement else transaction.atomic():
-        written = statement.run()
-        if not written[planned.name]:
+    with transaction.atomic():
+        stored = transition(
+            job.pk,
+            from_statuses=[JobStatus.RUNNING],
+            to_status=JobStatus.SUCCEEDED,
+            expect={"attempts": attempt},
+            actor_label=WORKER,
+            reason=f"{result.backend_id}: {sum(counts.values())} shots",
+            stages=[
+                *waits,
+                (Stage.TRANSPILE, started, transpile_end, {}),
+                (Stage.EXECUTE, transpile_end, execute_end, execute_data),
+                (Stage.PARSE, parse_start, post_start, {}),
+                (Stage.POSTPROCESS, post_start, done, {}),
+            ],
+            counts=counts,
+            result_meta=meta,
+            metrics=metrics,
+            cost_micros=cost_micros,
+            sdk_versions=dict(result.sdk_versions) or job.sdk_versions,
+            calibration=dict(result.calibration or {}) or job.calibration,
+            emulated=result.emulated,
+            seed=result.seed if result.seed is not None else job.seed,
+            finished_at=done,
+            deadline=None,
+            not_before=None,
+            error_code="",
+            error_message="",
+            instance=job,  # gets the result; its trace id labels the stage spans
+        )
+        if not stored:
             if Job.objects.filter(pk=job.pk).values_list("status", flat=True).first() == JobStatus.CANCELLED:
                 _release(job, "cancelled while running")
             return False
-        if settled is None or not written[settled]:
-            _settle(job, cost_micros)  # idempotent; it also handles a hold changed since it was read
-    planned.applied()
+        _settle(job, cost_micros)  # idempotent; it also handles a hold changed since it was read
     return True
 
 
@@ -613,27 +560,22 @@ def run_job(job_id: str) -> str:
     job, or one whose retry backoff has not passed, is left alone.
     """
     now = timezone.now()
-    job = _claimed_at_once(job_id, now)
-    if job is not None:
-        attempt = job.attempts
-    else:  # not plainly runnable now, or not PostgreSQL: read it first and say why
-        job = _job_for_run(job_id)
-        if job is None:
-            return "missing"
-        if job.status != JobStatus.QUEUED:
-            return f"skipped ({job.status})"
-        if job.not_before is not None and job.not_before > now:
-            return "deferred"
-        if (job.tier or 0) >= HARDWARE_TIER:
-            # Rerouted to hardware after it was queued here: the hardware cluster submits it.
-            enqueue_job(job.pk)
-            return "rerouted to hardware"
-        if refused := _refused_by_budget(job, now):
-            return refused
-        claimed = _claim(job, now=now, deadline=_deadline(now))
-        if claimed is None:
-            return "skipped (claimed elsewhere)"
-        attempt = claimed
+    job = _job_for_run(job_id)
+    if job is None:
+        return "missing"
+    if job.status != JobStatus.QUEUED:
+        return f"skipped ({job.status})"
+    if job.not_before is not None and job.not_before > now:
+        return "deferred"
+    if (job.tier or 0) >= HARDWARE_TIER:
+        # Rerouted to hardware after it was queued here: the hardware cluster submits it.
+        enqueue_job(job.pk)
+        return "rerouted to hardware"
+    if refused := _refused_by_budget(job, now):
+        return refused
+    attempt = _claim(job, now=now, deadline=_deadline(now))
+    if attempt is None:
+        return "skipped (claimed elsewhere)"
     try:
         adapter = _adapter(job.backend)
         request = _request(job)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -78,9 +79,16 @@ def artifacts_dir() -> Path:
 
 
 @pytest.fixture(autouse=True)
+def _slow_reads_read_every_time(settings: Any) -> None:
+    """Tests see each price and run record at once; the tests of `jobs.slow_reads` turn the cache on."""
+    settings.SLOW_READS_SECONDS = 0
+
+
+@pytest.fixture(autouse=True)
 def _fresh_estimates() -> None:
     """Each test's quotes learn from its own run records only: the models a process keeps would
     otherwise carry one test's runs into the next (the database rolls back, the process does not)."""
-    from jobs import estimates
+    from jobs import estimates, slow_reads
 
     estimates.forget()
+    slow_reads.forget()

@@ -160,6 +160,31 @@ def test_admin_creates_a_price_model(admin_client):
     assert PriceModel.objects.get(backend_id="braket:ionq_forte").per_shot_micros == 80_000
 
 
+def test_a_price_changed_in_the_admin_is_the_price_of_the_next_quote(admin_client, cast, settings):
+    from jobs.services import job_quote
+    from tests.jobs.orch_support import ghz
+
+    settings.SLOW_READS_SECONDS = 600  # as deployed: prices are kept per process between quotes
+    request = ghz(cast.qlab_experiment, 4, backend="qsim")
+    fields = {"backend_id": "qsim", "kind": "per_task_shot", "per_shot_micros": "0", "per_second_micros": "0"}
+    fields |= {"per_minute_micros": "0", "min_seconds": "0"}
+    assert (
+        admin_client.post("/admin/budgets/pricemodel/add/", {**fields, "per_task_micros": "2000000"}).status_code == 302
+    )
+    assert job_quote(user=cast.alice, request=request).cost_micros == 2_000_000
+    assert job_quote(user=cast.alice, request=request).cost_micros == 2_000_000  # kept, not changed
+
+    override = PriceModel.objects.get(backend_id="qsim")
+    changed = admin_client.post(
+        f"/admin/budgets/pricemodel/{override.pk}/change/", {**fields, "per_task_micros": "3500000"}
+    )
+
+    assert changed.status_code == 302
+    assert job_quote(user=cast.alice, request=request).cost_micros == 3_500_000
+    admin_client.post(f"/admin/budgets/pricemodel/{override.pk}/delete/", {"post": "yes"})
+    assert job_quote(user=cast.alice, request=request).cost_micros == 0  # back to the simulator's own price
+
+
 @pytest.mark.parametrize("model", ["ledgerentry", "auditevent", "hold", "budgetalert"])
 def test_the_money_trail_cannot_be_edited_or_deleted_in_the_admin(admin_client, cast, make_job, model):
     hold = hold_reserve(job=make_job(), budget=cast.qlab_budget, amount_micros=to_micros("60.00"))

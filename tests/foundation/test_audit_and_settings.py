@@ -64,21 +64,6 @@ def test_a_heartbeat_stale_limit_shorter_than_three_beats_is_refused():
     assert "JOB_HEARTBEAT_STALE_SECONDS (10) must be at least three times JOB_HEARTBEAT_SECONDS (5)" in result.stderr
 
 
-def test_frequent_statements_are_prepared_on_postgresql(db):
-    """Server-side binding lets PostgreSQL reuse a statement's plan once it has run a few times on a
-    connection (DB_PREPARE_THRESHOLD) instead of planning the submit's and the worker's SQL each time."""
-    if connection.vendor != "postgresql":
-        pytest.skip("prepared statements are a PostgreSQL setting")
-    from budgets.models import Team
-
-    for _ in range(connection.settings_dict["OPTIONS"]["prepare_threshold"] + 1):
-        Team.objects.filter(slug="nobody").exists()
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT statement FROM pg_prepared_statements")
-        prepared = [row[0] for row in cursor.fetchall()]
-    assert any('"budgets_team"' in statement for statement in prepared), prepared
-
-
 def test_prepared_statements_can_be_turned_off_for_a_pooler():
     show = "from django.conf import settings; print(settings.DATABASES['default'].get('OPTIONS', {}))"
     url = {"DATABASE_URL": "postgres://portal@db.invalid:5432/portal"}

@@ -8,7 +8,7 @@ import pytest
 from django.db import connection, transaction
 
 from budgets.errors import BudgetExceeded, Forbidden, Invalid, NotFound
-from budgets.models import AuditEvent, Budget, Hold, HoldStatus
+from budgets.models import AuditEvent, Budget, Hold, HoldStatus, LedgerEntry
 from jobs.models import IdempotencyKey, Job, JobEvent, JobStatus, Stage
 from jobs.services import job_quote, job_rerun, job_submit
 from tests.jobs.orch_support import enqueued_job_ids, ghz, price
@@ -63,55 +63,44 @@ def test_the_task_commits_with_the_job_and_rolls_back_with_it(cast):
     assert _seen_by_a_worker() == [str(job.pk)]
 
 
-postgres_only = pytest.mark.skipif(connection.vendor != "postgresql", reason="one-statement writes are PostgreSQL's")
+class Broken(Exception):
+    pass
 
 
-def _transaction_commands(submit) -> list[str]:
-    from django.test.utils import CaptureQueriesContext
-
-    with CaptureQueriesContext(connection) as queries:
-        submit()
-    return [q["sql"] for q in queries.captured_queries if q["sql"] in ("BEGIN", "COMMIT", "ROLLBACK")]
-
-
-@postgres_only
-@pytest.mark.django_db(transaction=True)
-def test_a_free_job_is_written_by_one_statement_without_a_transaction_and_a_paid_one_takes_one(cast):
-    free = []
-    assert (
-        _transaction_commands(lambda: free.append(job_submit(user=cast.alice, request=ghz(cast.qlab_experiment)))) == []
-    )
-    assert _seen_by_a_worker() == [str(free[0].job.pk)]  # committed with its task by that statement
-
-    price("qsim", "2.00")
-    commands = _transaction_commands(
-        lambda: job_submit(user=cast.alice, request=ghz(cast.qlab_experiment, 4, backend="qsim"))
-    )
-    assert commands == ["BEGIN", "COMMIT"]  # the budget's reservation and the job commit together
-    assert Budget.objects.get(pk=cast.qlab_budget.pk).reserved_micros == 2_000_000
-
-
-@postgres_only
-@pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize("cost", ["0", "2.00"])
-def test_a_submission_that_fails_while_writing_leaves_nothing_behind(cast, monkeypatch, cost):
-    from hybridportal import bulk
-
-    class Broken(Exception):
-        pass
-
-    def broken(self):
+def _break_task_write(monkeypatch) -> None:
+    def broken(*args, **kwargs):
         raise Broken
 
+    monkeypatch.setattr("jobs.tasks.insert_tasks", broken)
+
+
+def _break_audit_write(monkeypatch) -> None:
+    def broken(*args, **kwargs):
+        raise Broken
+
+    monkeypatch.setattr(AuditEvent.objects, "bulk_create", broken)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("cost", ["0", "2.00"])
+@pytest.mark.parametrize("breaks", [_break_task_write, _break_audit_write], ids=["task", "audit"])
+def test_a_submission_that_fails_while_writing_leaves_nothing_behind(cast, monkeypatch, cost, breaks):
     if cost != "0":
         price("qsim", cost)
-    monkeypatch.setattr(bulk.Statement, "run", broken)
+    audited_before, booked_before = AuditEvent.objects.count(), LedgerEntry.objects.count()
+    breaks(monkeypatch)
 
     with pytest.raises(Broken):
         job_submit(user=cast.alice, request=ghz(cast.qlab_experiment, 3, backend="qsim"))
 
-    assert Job.objects.count() == 0 and Hold.objects.count() == 0 and enqueued_job_ids() == []
+    assert Job.objects.count() == 0 and JobEvent.objects.count() == 0
+    assert Hold.objects.count() == 0 and LedgerEntry.objects.count() == booked_before
+    assert AuditEvent.objects.count() == audited_before and enqueued_job_ids() == []
     assert Budget.objects.get(pk=cast.qlab_budget.pk).reserved_micros == 0  # a paid job's reservation undone
+
+    monkeypatch.undo()  # the same request goes through once nothing breaks
+    job = job_submit(user=cast.alice, request=ghz(cast.qlab_experiment, 3, backend="qsim")).job
+    assert enqueued_job_ids() == [str(job.pk)] and Hold.objects.filter(job=job).count() == 1
 
 
 def test_job_has_stage_events_and_the_traceparents_trace_id(cast):

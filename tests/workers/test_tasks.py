@@ -317,7 +317,7 @@ def test_a_job_cancelled_while_running_keeps_no_result_and_costs_nothing(
 def test_a_free_job_cancelled_while_running_settles_nothing(
     cast: Any, scripted: Callable[..., ScriptedBackend]
 ) -> None:
-    """Its result, hold settlement and ledger entry are one statement that depends on the job still
+    """Its result, hold settlement and ledger entry are one transaction that depends on the job still
     running: the cancel wins, and the hold is released instead."""
     from jobs.services import job_cancel
 
