@@ -25,7 +25,7 @@ from budgets.selectors import (
     teams_for_user,
     tokens_for_user,
 )
-from budgets.services import TOKEN_SCOPES, token_issue, token_revoke
+from budgets.services.tokens import TOKEN_SCOPES, token_issue, token_revoke
 
 SESSION_TEAM = "current_team"
 NEW_TOKEN_SESSION_KEY = "new_token_secret"  # noqa: S105 - a session key name, not a secret
