@@ -28,7 +28,7 @@ from budgets.services.holds import (
     holds_opened,
     write_holds,
 )
-from budgets.services.ledger import ledger_entry
+from budgets.services.ledger import ledger_entry, ledger_write
 from budgets.services.sweeper import ACTIVE_JOB_STATUSES, holds_expire
 from budgets.services.tokens import TOKEN_PREFIX, TOKEN_SCOPES, token_authenticate, token_issue, token_revoke
 
@@ -59,6 +59,7 @@ __all__ = [
     "holds_open",
     "holds_opened",
     "ledger_entry",
+    "ledger_write",
     "period_start_for",
     "token_authenticate",
     "token_issue",

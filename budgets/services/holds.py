@@ -1,4 +1,4 @@
-"""Holds and the ledger: reserve money for a job, adjust, settle, release, and sweep stale holds.
+"""Holds: reserve money for a job, change the amount, settle the actual cost, or give it back.
 
 Every money movement is a conditional UPDATE (or a row lock) inside `transaction.atomic`, with a
 ledger entry in the same transaction.
