@@ -14,7 +14,7 @@ from django.shortcuts import redirect, render
 from benchmarks import charts, selectors, services
 from benchmarks.forms import RunSuiteForm
 from budgets.errors import NotFound, ServiceError
-from budgets.views import current_team
+from budgets.selectors import current_team
 
 NAV = {"nav_section": "benchmarks"}
 

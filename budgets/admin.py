@@ -33,7 +33,8 @@ from budgets.models import (
 )
 from budgets.money import format_money, to_micros
 from budgets.selectors import budget_usage
-from budgets.services import budget_new_period, budget_set, budget_top_up, token_revoke
+from budgets.services.budgets import budget_new_period, budget_set, budget_top_up
+from budgets.services.tokens import token_revoke
 
 MONEY_FIELD = {"max_digits": 14, "decimal_places": 6, "min_value": Decimal(0)}
 

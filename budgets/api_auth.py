@@ -30,7 +30,8 @@ from ninja.utils import check_csrf
 
 from budgets.errors import Forbidden
 from budgets.rate_limits import rate_limit_hit
-from budgets.services import audit_record, token_authenticate
+from budgets.services.audit import audit_record
+from budgets.services.tokens import token_authenticate
 
 logger = logging.getLogger(__name__)
 

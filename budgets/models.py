@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
+from budgets.errors import Forbidden
 from budgets.money import format_money
 
 TIER_NAMES = {0: "local simulator", 1: "scaled simulator", 2: "noisy simulator", 3: "hardware"}
@@ -124,6 +125,16 @@ class Budget(models.Model):
 
     def allows_tier(self, tier: int | None) -> bool:
         return (tier or 0) <= self.max_tier
+
+    def check_tier(self, tier: int) -> None:
+        """Refuse a backend tier above what this budget allows (Forbidden, field "max_tier")."""
+        if not self.allows_tier(tier):
+            raise Forbidden(
+                f"tier {tier_text(tier)} is above the highest tier this budget allows ({tier_text(self.max_tier)})",
+                field="max_tier",
+                code="tier_not_allowed",
+                detail={"tier": tier, "max_tier": self.max_tier},
+            )
 
     def tier_refusal(self, tier: int) -> str:
         """Why a job at `tier` may not run on this budget (for a tier it does not allow)."""

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Exists, F, OuterRef, QuerySet
+from django.http import HttpRequest
 
 from budgets.models import (
     ApiToken,
@@ -28,12 +29,22 @@ from budgets.models import (
     Team,
 )
 
+SESSION_TEAM = "current_team"  # the session key of the team chosen in the top bar
+
 
 def teams_for_user(user: AbstractBaseUser) -> QuerySet[Team]:
     """The teams the user is a member of (none for an anonymous user; superusers get no extra teams)."""
     if not user.is_authenticated:
         return Team.objects.none()
     return Team.objects.filter(memberships__user=user).distinct()
+
+
+def current_team(request: HttpRequest) -> Team | None:
+    """The team chosen in the top bar, or None for "All my teams". Always one of the user's teams."""
+    if not hasattr(request, "_current_team"):
+        slug = request.session.get(SESSION_TEAM) if request.user.is_authenticated else None
+        request._current_team = teams_for_user(request.user).filter(slug=slug).first() if slug else None
+    return request._current_team
 
 
 def membership_for(user: AbstractBaseUser, team: Team) -> Membership | None:
@@ -87,6 +98,17 @@ def budget_usage(budget: Budget) -> dict[str, Any]:
         "period_start": budget.period_start,
         "period_end": period_end_for(budget),
         "currency": settings.CURRENCY,
+    }
+
+
+def usage_bar(budget: Budget) -> dict[str, Any]:
+    """budget_usage plus the widths of the spent and reserved parts of a usage bar, in percent."""
+    usage = budget_usage(budget)
+    limit = usage["limit_micros"] or 1
+    return {
+        **usage,
+        "spent_pct": min(100.0, 100 * usage["spent_micros"] / limit),
+        "reserved_pct": min(100.0, 100 * usage["reserved_micros"] / limit),
     }
 
 

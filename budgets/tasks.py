@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import logging
 
-from budgets.services import budget_roll_periods, holds_expire
+from budgets.services.budgets import budget_roll_periods
+from budgets.services.sweeper import holds_expire
 
 logger = logging.getLogger(__name__)
 

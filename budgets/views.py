@@ -14,32 +14,25 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from budgets.models import Budget, LedgerEntry, LedgerKind, Team
+from budgets.models import Budget, LedgerEntry, LedgerKind
 from budgets.money import from_micros
 from budgets.selectors import (
+    SESSION_TEAM,
     active_alerts_for_user,
-    budget_usage,
     budgets_for_user,
+    current_team,
     holds_for_budget,
     ledger_for_budget,
     teams_for_user,
     tokens_for_user,
+    usage_bar,
 )
-from budgets.services import TOKEN_SCOPES, token_issue, token_revoke
+from budgets.services.tokens import TOKEN_SCOPES, token_issue, token_revoke
 
-SESSION_TEAM = "current_team"
 NEW_TOKEN_SESSION_KEY = "new_token_secret"  # noqa: S105 - a session key name, not a secret
 
 
 # --- team switcher --------------------------------------------------------------------------------
-def current_team(request: HttpRequest) -> Team | None:
-    """The team chosen in the top bar, or None for "All my teams". Always one of the user's teams."""
-    if not hasattr(request, "_current_team"):
-        slug = request.session.get(SESSION_TEAM) if request.user.is_authenticated else None
-        request._current_team = teams_for_user(request.user).filter(slug=slug).first() if slug else None
-    return request._current_team
-
-
 @login_required
 @require_POST
 def team_switch(request: HttpRequest) -> HttpResponse:
@@ -104,17 +97,6 @@ def _remaining_range(ys: list[float]) -> list[float]:
     low, high = min(ys), max(ys)
     pad = (high - low) * 0.15 or max(abs(high) * 0.05, 0.01)
     return [max(0.0, low - pad) if low >= 0 else low - pad, high + pad]
-
-
-def usage_bar(budget: Budget) -> dict[str, Any]:
-    """budget_usage plus the widths of the spent and reserved parts of a usage bar, in percent."""
-    usage = budget_usage(budget)
-    limit = usage["limit_micros"] or 1
-    return {
-        **usage,
-        "spent_pct": min(100.0, 100 * usage["spent_micros"] / limit),
-        "reserved_pct": min(100.0, 100 * usage["reserved_micros"] / limit),
-    }
 
 
 def _budget_card(budget: Budget) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from django.contrib.auth.signals import user_logged_in, user_logged_out, user_lo
 from django.dispatch import receiver
 from django.http import HttpRequest
 
-from budgets.services import audit_record
+from budgets.services.audit import audit_record
 
 
 def _client(request: HttpRequest | None) -> dict[str, str]:

@@ -7,8 +7,7 @@ from typing import Any
 from django.http import HttpRequest
 
 from budgets.models import Role
-from budgets.selectors import active_alerts_for_user, teams_for_user
-from budgets.views import current_team
+from budgets.selectors import active_alerts_for_user, current_team, teams_for_user
 from jobs.selectors import approvals_waiting_count
 
 # URL name → the navigation entry it belongs to.

@@ -6,8 +6,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from budgets.selectors import teams_for_user
-from budgets.views import current_team
+from budgets.selectors import current_team, teams_for_user
 from hybridportal.observability import slo_summary
 
 

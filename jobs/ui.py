@@ -17,8 +17,7 @@ from django.utils import timezone
 
 from adapters.registry import all_capabilities
 from budgets.models import Role
-from budgets.selectors import budgets_for_user
-from budgets.views import current_team, usage_bar
+from budgets.selectors import budgets_for_user, current_team, usage_bar
 from jobs import controls
 from jobs.models import Approval, ApprovalStatus, Job, JobStatus
 from jobs.selectors import jobs_for_user, queue_depths

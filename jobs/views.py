@@ -24,7 +24,7 @@ from django.views.decorators.http import require_POST
 
 from adapters.registry import all_capabilities
 from budgets.errors import NotFound, ServiceError
-from budgets.views import current_team
+from budgets.selectors import current_team
 from jobs import charts, rerun, services
 from jobs.confirm import EstimateChanged, ShownEstimate, confirmation_text, submit_as_shown
 from jobs.contract import ContractError

@@ -111,7 +111,7 @@ def _seed() -> tuple[Any, Any]:
     from django.contrib.auth import get_user_model
 
     from budgets.models import ExperimentClass, Membership, Role, Team
-    from budgets.services import budget_set
+    from budgets.services.budgets import budget_set
     from jobs.models import Experiment
 
     team, _ = Team.objects.get_or_create(slug="bench", defaults={"name": "Benchmarks"})

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from budgets.services import TOKEN_SCOPES, token_issue
+from budgets.services.tokens import TOKEN_SCOPES, token_issue
 
 
 class Command(BaseCommand):

@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from budgets.models import ExperimentClass, Period, Team
 from budgets.money import format_money, to_micros
-from budgets.services import budget_set
+from budgets.services.budgets import budget_set
 
 
 class Command(BaseCommand):

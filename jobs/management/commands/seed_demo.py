@@ -13,7 +13,7 @@ from django.db import transaction
 
 from budgets.models import Budget, ExperimentClass, Membership, Role, Team
 from budgets.money import to_micros
-from budgets.services import budget_set
+from budgets.services.budgets import budget_set
 from jobs.models import Experiment
 
 EXPERIMENT_CLASSES = [
