@@ -17,7 +17,7 @@ from benchmarks import suites
 from benchmarks.models import BenchmarkRun, BenchmarkTrial
 from budgets.errors import Invalid, ServiceError
 from jobs.selectors import experiment_get_for_user
-from jobs.services import job_submit
+from jobs.services.submit import job_submit
 
 logger = logging.getLogger(__name__)
 

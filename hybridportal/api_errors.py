@@ -26,7 +26,7 @@ from ninja.errors import AuthenticationError, HttpError, Throttled, ValidationEr
 from budgets.api_auth import InvalidToken
 from budgets.errors import ServiceError
 from jobs.contract import ContractError
-from jobs.services import trace_id_from
+from jobs.services.identity import trace_id_from
 from jobs.validation_text import joined, sentence
 
 logger = logging.getLogger("hybridportal.api")

@@ -22,6 +22,8 @@ from django.utils import timezone
 from jobs.heartbeat import stale_after
 from jobs.lifecycle import transition
 from jobs.models import Job, JobEvent, JobStatus
+from jobs.services.approvals import approvals_expire
+from jobs.services.idempotency import idempotency_keys_purge
 from jobs.tasks import REAPER, _fail, _lost_after, _waiting_task_job_ids, enqueue_job, max_attempts
 
 logger = logging.getLogger(__name__)
@@ -111,8 +113,6 @@ def reap_jobs(now: datetime | None = None) -> dict[str, int]:
         counts["reenqueued"] += 1
 
     # Stale holds are swept by budgets.money_sweep; approvals and idempotency keys expire here.
-    from jobs.services import approvals_expire, idempotency_keys_purge  # services import the tasks
-
     counts["approvals_expired"] = approvals_expire(now=now)
     counts["idempotency_keys_purged"] = idempotency_keys_purge(now=now)
     counts["task_results_purged"] = _task_results_purge(now)

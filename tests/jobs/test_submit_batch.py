@@ -239,9 +239,9 @@ def test_approvers_get_one_mail_for_a_batch_of_jobs_awaiting_sign_off(
 ):
     from django.core import mail
 
-    from jobs import services
+    from jobs.services import notifications
 
-    monkeypatch.setattr(services, "DIGEST_LISTED", 2)
+    monkeypatch.setattr(notifications, "DIGEST_LISTED", 2)
     price("cirq", "20.00")  # above the 10.00 approval threshold
     requests = [ghz(cast.qlab_experiment, n, backend="cirq") for n in (2, 3, 4)]
     requests.append(ghz(cast.qlab_experiment, 3))  # free: queued, not in the mail
