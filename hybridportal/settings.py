@@ -309,8 +309,8 @@ Q_CLUSTER = {
     "max_attempts": int(os.environ.get("Q_MAX_ATTEMPTS", "3")),
     "ack_failures": True,
     # The ORM broker, plus LISTEN/NOTIFY on PostgreSQL: an idle cluster wakes when a task commits
-    # (hybridportal/broker.py); `poll` is then only the fallback, e.g. for delayed tasks.
-    "broker_class": "hybridportal.broker.NotifyORM",
+    # (jobs/broker.py); `poll` is then only the fallback, e.g. for delayed tasks.
+    "broker_class": "jobs.broker.NotifyORM",
     "poll": float(os.environ.get("Q_POLL", "0.05")),
     "catch_up": False,
     "recycle": 500,

@@ -23,6 +23,8 @@ from pydantic_core import PydanticCustomError
 
 from adapters.ir import Circuit, IRError, canonical_json
 from adapters.ir import fingerprint as ir_fingerprint
+from jobs.errors import ContractError
+from jobs.families import get_family
 from jobs.validation_text import errors_of, joined
 
 if TYPE_CHECKING:
@@ -33,20 +35,6 @@ MAX_LABELS = 20
 MAX_LABEL_LENGTH = 64
 MAX_PARAMS_BYTES = 512 * 1024  # canonical JSON of params; OpenQASM text (≤ 256 KiB) fits with room to spare
 LABEL_RE = re.compile(r"^[A-Za-z0-9_.:=/-]+$")
-
-
-class ContractError(ValueError):
-    """A request the contract refuses. `field` is a dotted path (``params.n_qubits``), the first of
-    `errors` when several fields are refused at once (each `{"field", "message", "type"}`)."""
-
-    def __init__(
-        self, field: str, message: str, code: str = "invalid", errors: list[dict[str, str]] | None = None
-    ) -> None:
-        self.field = field
-        self.code = code
-        self.message = message
-        self.errors = errors or []
-        super().__init__(f"{field}: {message}")
 
 
 def whole_json_number(value: Any) -> Any:
@@ -173,8 +161,6 @@ def resolve_job_request(req: JobRequest, *, max_qubits: int | None = None) -> Pa
     """Resolve family + version, validate params with the family's schema, build the circuit and check
     it fits the widest backend. Raises ContractError naming ``family``, ``family_version``, ``params``
     or ``params.<name>`` with the limit in the message. Pure: no database."""
-    from jobs.families import get_family
-
     family = get_family(req.family, req.family_version)
     if req.objective not in family.objectives:
         allowed = ", ".join(sorted(family.objectives))

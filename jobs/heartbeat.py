@@ -3,7 +3,7 @@
 A worker that claims a job writes its own label ("host:pid:start") into `Job.worker` and stamps
 `Job.heartbeat_at`. From then on its cluster's pusher — a sibling process of the workers that loops
 anyway, pulling tasks — refreshes `heartbeat_at` every JOB_HEARTBEAT_SECONDS for every running job whose
-worker is one of the cluster's live processes (`ClusterClock`). The beat does not come from a thread in
+worker is one of the cluster's live processes (`jobs.reaper.ClusterClock`). The beat does not come from a thread in
 the worker itself: qiskit-aer holds the GIL for a whole simulation, so such a thread would fall silent
 for as long as the run lasts, and a long, healthy run would be taken from its worker.
 
@@ -21,7 +21,6 @@ import logging
 import multiprocessing
 import os
 import socket
-import time
 from collections.abc import Collection
 from datetime import datetime, timedelta
 
@@ -91,30 +90,3 @@ def beat(workers: Collection[str], now: datetime | None = None) -> int:
     # A job at a vendor (remote id) has no worker to lose: its poll chain carries it.
     running = Job.objects.filter(status=JobStatus.RUNNING, remote_id="", worker__in=list(workers))
     return running.update(heartbeat_at=now)
-
-
-class ClusterClock:
-    """Run by a cluster's pusher between two pulls: every JOB_HEARTBEAT_SECONDS, beat for the cluster's
-    live workers, then return jobs whose heartbeat went stale to the queue."""
-
-    def __init__(self) -> None:
-        self._due = 0.0
-        self._pid = 0
-
-    def seconds_to_next(self) -> float:
-        return max(0.0, self._due - time.monotonic())
-
-    def tick(self) -> None:
-        if self._pid != os.getpid():  # a copy forked with the broker starts its own clock
-            self._pid, self._due = os.getpid(), 0.0
-        if time.monotonic() < self._due:
-            return
-        self._due = time.monotonic() + beat_seconds()
-        from jobs.reaper import reap_dead  # the reaper imports the worker tasks, which import this module
-
-        try:
-            beat(cluster_workers())
-            reap_dead()
-        except Exception:
-            # A database that is briefly away must not stop the pusher; the next tick tries again.
-            logger.warning("heartbeat tick failed", exc_info=True)

@@ -11,6 +11,8 @@ records). django-q2's scheduler cannot do the first: its finest interval is a mi
 from __future__ import annotations
 
 import logging
+import os
+import time
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,7 +21,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from jobs.heartbeat import stale_after
+from jobs.heartbeat import beat, beat_seconds, cluster_workers, stale_after
 from jobs.lifecycle import transition
 from jobs.models import Job, JobEvent, JobStatus
 from jobs.services.approvals import approvals_expire
@@ -129,3 +131,28 @@ def _task_results_purge(now: datetime) -> int:
     keep = timedelta(hours=float(getattr(settings, "Q_SUCCESS_KEEP_HOURS", 72)))
     deleted, _ = Success.objects.filter(stopped__lt=now - keep).delete()
     return deleted
+
+
+class ClusterClock:
+    """Run by a cluster's pusher between two pulls: every JOB_HEARTBEAT_SECONDS, beat for the cluster's
+    live workers, then return jobs whose heartbeat went stale to the queue."""
+
+    def __init__(self) -> None:
+        self._due = 0.0
+        self._pid = 0
+
+    def seconds_to_next(self) -> float:
+        return max(0.0, self._due - time.monotonic())
+
+    def tick(self) -> None:
+        if self._pid != os.getpid():  # a copy forked with the broker starts its own clock
+            self._pid, self._due = os.getpid(), 0.0
+        if time.monotonic() < self._due:
+            return
+        self._due = time.monotonic() + beat_seconds()
+        try:
+            beat(cluster_workers())
+            reap_dead()
+        except Exception:
+            # A database that is briefly away must not stop the pusher; the next tick tries again.
+            logger.warning("heartbeat tick failed", exc_info=True)

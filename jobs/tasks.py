@@ -49,8 +49,8 @@ from adapters.base import AdapterError, ExecutionRequest, PollResult, RemoteStat
 from adapters.ir import Circuit
 from budgets.services import hold_release, hold_settle
 from budgets.tasks import SWEEP_MINUTES
-from hybridportal.broker import NotifyORM, insert_task, insert_tasks
 from jobs.approvals import TIER_NOT_ALLOWED, tier_cap_refusal
+from jobs.broker import NotifyORM, insert_task, insert_tasks
 from jobs.heartbeat import worker_label
 from jobs.lifecycle import transition
 from jobs.metrics import hellinger_fidelity

@@ -6,7 +6,7 @@ a changed builder is a new version beside the old one, never an edit of it.
 
 from __future__ import annotations
 
-from jobs.contract import ContractError
+from jobs.errors import ContractError
 from jobs.families import (
     bell,
     bernstein_vazirani,

@@ -14,7 +14,7 @@ from django.utils import timezone
 from django_q.models import OrmQ
 from django_q.signing import SignedPackage
 
-from hybridportal.broker import NotifyORM, channel, insert_tasks
+from jobs.broker import NotifyORM, channel, insert_tasks
 from tests.jobs.orch_support import ghz
 
 pytestmark = [

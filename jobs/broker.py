@@ -11,7 +11,7 @@ broker are all picked up exactly as before. On any other database it is the ORM 
 Configured as `Q_CLUSTER["broker_class"]`, so `async_task` and the clusters use it.
 
 The pusher is also the cluster's clock: it loops for as long as the cluster lives, whatever its
-workers are busy with, so between two pulls it runs `jobs.heartbeat.ClusterClock` (heartbeats of the
+workers are busy with, so between two pulls it runs `jobs.reaper.ClusterClock` (heartbeats of the
 cluster's running jobs, and the return of jobs whose heartbeat stopped). On PostgreSQL an idle pusher's
 wait ends in time for the next tick; elsewhere the ORM broker's idle sleep of `poll` seconds bounds it.
 """
@@ -34,7 +34,7 @@ from django_q.models import OrmQ
 from psycopg import sql
 
 if TYPE_CHECKING:
-    from jobs.heartbeat import ClusterClock
+    from jobs.reaper import ClusterClock
 
 
 def channel(list_key: str) -> str:
@@ -105,7 +105,7 @@ class NotifyORM(ORM):
     def _tick(self) -> ClusterClock:
         """Only the pusher dequeues: its clock starts with its first pull."""
         if self._clock is None:
-            from jobs.heartbeat import ClusterClock  # the app registry is ready by the first pull
+            from jobs.reaper import ClusterClock  # the app registry is ready by the first pull
 
             self._clock = ClusterClock()
         self._clock.tick()
