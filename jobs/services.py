@@ -61,6 +61,7 @@ from jobs.models import (
     PreEncoded,
     Stage,
 )
+from jobs.queueing import enqueue_jobs
 from jobs.request_identity import request_sha256
 
 logger = logging.getLogger(__name__)
@@ -207,9 +208,6 @@ def enqueue_queued(*jobs: Job) -> None:
     sees a task for a job it cannot see, a rollback leaves no task behind, and a crash between the
     commit and the enqueue cannot lose a job (see `jobs.tasks.enqueue_job`; several jobs at once go
     in one INSERT per cluster, `jobs.tasks.enqueue_jobs`)."""
-    # At call time: jobs.tasks (django-q2) reaches back into this module from its sweeper.
-    from jobs.tasks import enqueue_jobs
-
     enqueue_jobs(jobs)
 
 
