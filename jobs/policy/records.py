@@ -67,7 +67,7 @@ def _breakers_from(rows: list[tuple[Any, ...]], since: datetime) -> dict[str, st
     return opened
 
 
-def _since(now: datetime | None) -> datetime:
+def _breaker_window_start(now: datetime | None) -> datetime:
     return (now or timezone.now()) - timedelta(minutes=breaker_settings()["window_minutes"])
 
 
@@ -77,9 +77,9 @@ def recent_runs(
 ) -> tuple[dict[str, str], dict[str, datetime]]:
     """`open_breakers`, and when each backend's newest recent run succeeded (what tells the estimates
     that a backend has a run their model has not seen)."""
-    since = _since(now)
+    since = _breaker_window_start(now)
     key = slow_reads.runs_key("breaker", *(backend_ids or ["*"]))
-    rows = slow_reads.cached(key, lambda: _latest([_breaker_spec(backend_ids, since)])["breaker"])
+    rows = slow_reads.cached(key, lambda: _latest_records([_breaker_spec(backend_ids, since)])["breaker"])
     newest: dict[str, datetime] = {}
     for backend, status, _, finished_at, *_ in sorted(rows, key=lambda row: row[3]):
         if status == JobStatus.SUCCEEDED:
@@ -105,7 +105,7 @@ def backend_runs(backend_ids: list[str]) -> dict[str, list[estimates.Run]]:
     estimates read them."""
     spec: _Spec = ("runs", _succeeded_runs, {}, settings.ESTIMATE_RUNS_PER_BACKEND, backend_ids)
     key = slow_reads.runs_key("succeeded", *backend_ids)
-    rows = sorted(slow_reads.cached(key, lambda: _latest([spec])["runs"]), key=lambda row: row[3], reverse=True)
+    rows = sorted(slow_reads.cached(key, lambda: _latest_records([spec])["runs"]), key=lambda row: row[3], reverse=True)
     runs: dict[str, list[estimates.Run]] = {}
     for backend, _, _, _, seconds, n_qubits, shots, depth in rows:
         run = estimates.run_of(n_qubits, shots, depth, seconds)
@@ -118,7 +118,7 @@ def backend_runs(backend_ids: list[str]) -> dict[str, list[estimates.Run]]:
 _PER_BACKEND_QUERIES = 8
 
 
-def _latest(specs: list[_Spec]) -> dict[str, list[tuple[Any, ...]]]:
+def _latest_records(specs: list[_Spec]) -> dict[str, list[tuple[Any, ...]]]:
     """Tag → `_RECORD_FIELDS` of the `n` most recently finished of each spec's jobs on each of its
     backends (or on all). Per-backend LIMIT queries where the backends are few (on PostgreSQL all of
     them in one UNION ALL), else a window function ranking each backend's jobs."""
@@ -146,7 +146,7 @@ def _latest(specs: list[_Spec]) -> dict[str, list[tuple[Any, ...]]]:
 
 
 def _record_queries(shape: tuple[Any, ...], **values: Any) -> list[QuerySet[Job, tuple[Any, ...]]]:
-    """The queries of `_latest`'s specs (by shape, with these values)."""
+    """The queries of `_latest_records`'s specs (by shape, with these values)."""
     queries: list[QuerySet[Job, tuple[Any, ...]]] = []
     for i, (tag, build, names, n, _) in enumerate(shape):
         jobs = build(**{name: values[f"s{i}_{name}"] for name in names})

@@ -70,7 +70,9 @@ def _misfit(circuit: Circuit, caps: Capabilities) -> str:
     return ""
 
 
-def _estimate(caps: Capabilities, *, price: Price, circuit: Circuit, shots: int, seed: int | None) -> _Candidate | str:
+def _candidate_estimate(
+    caps: Capabilities, *, price: Price, circuit: Circuit, shots: int, seed: int | None
+) -> _Candidate | str:
     """The candidate with its cost and time, or why it does not fit (the adapter's word: its admission
     check refuses gates it cannot run — e.g. non-Clifford gates on aer-stabilizer — and the memory guard)."""
     adapter = registry.get_adapter(caps.backend_id)
@@ -141,7 +143,7 @@ def select_backend(
     device, seconds per backend): a paid backend can never be cheaper than a free one.
     """
     if backend_pin:
-        return _pinned(
+        return _pinned_decide(
             circuit=circuit, family=family, shots=shots, max_tier=max_tier, pin=backend_pin, seed=seed, now=now
         )
     n = circuit.n_qubits
@@ -163,7 +165,7 @@ def select_backend(
     def estimate_all(group: list[tuple[Capabilities, Price]]) -> list[_Candidate]:
         out = []
         for caps, price in group:
-            candidate = _estimate(caps, price=price, circuit=circuit, shots=shots, seed=seed)
+            candidate = _candidate_estimate(caps, price=price, circuit=circuit, shots=shots, seed=seed)
             if isinstance(candidate, str):
                 skipped[caps.backend_id] = candidate
             elif budget_remaining_micros is not None and candidate.cost_micros > budget_remaining_micros:
@@ -202,7 +204,7 @@ def select_backend(
         f"{best.backend_id}: cheapest {noise_note}tier-{best.caps.tier} backend for {n} qubits "
         f"({device}{_money(best.cost_micros)}, ~{_seconds_text(best.seconds)}, {best.seconds_source})"
     )
-    return _decision(best, reasons=[headline, *_skip_reasons(skipped)], skipped=skipped, shape=shape)
+    return _decision_build(best, reasons=[headline, *_skip_reasons(skipped)], skipped=skipped, shape=shape)
 
 
 def _skip_reasons(skipped: dict[str, str]) -> list[str]:
@@ -222,7 +224,7 @@ def _skip_reasons(skipped: dict[str, str]) -> list[str]:
     return lines
 
 
-def _decision(
+def _decision_build(
     c: _Candidate,
     *,
     shape: estimates.Shape,
@@ -318,7 +320,7 @@ def served_from_cache(caps: Capabilities) -> Decision:
     )
 
 
-def _pinned(
+def _pinned_decide(
     *,
     circuit: Circuit,
     family: str,
@@ -333,7 +335,7 @@ def _pinned(
     simulator as the alternative, which the user can take with a reroute."""
     caps = pinned_capabilities(circuit, pin=pin, max_tier=max_tier)
     price = price_overrides().get(pin, caps.price)
-    candidate = _estimate(caps, price=price, circuit=circuit, shots=shots, seed=seed)
+    candidate = _candidate_estimate(caps, price=price, circuit=circuit, shots=shots, seed=seed)
     if isinstance(candidate, str):
         raise Invalid(f"{pin} cannot run this job: {candidate}", field="backend", code="backend_unfit")
     broken, newest = recent_runs(backend_ids=[pin], now=now)
@@ -345,7 +347,7 @@ def _pinned(
     ]
     unavailable = "unavailable now" if not caps.available else broken.get(pin, "")
     if not unavailable:
-        return _decision(candidate, reasons=reasons, skipped={}, shape=shape)
+        return _decision_build(candidate, reasons=reasons, skipped={}, shape=shape)
     alternatives: list[dict[str, Any]] = [{"action": QUEUE_FOR_LATER, "backend": pin}]
     try:
         fallback = select_backend(
@@ -357,6 +359,6 @@ def _pinned(
     except (Invalid, BudgetExceeded):
         pass
     reasons.append(f"{pin} is {unavailable}: the job waits for it (queue for later); a reroute can move it")
-    return _decision(
+    return _decision_build(
         candidate, reasons=reasons, skipped={}, shape=shape, alternatives=alternatives, failover=QUEUE_FOR_LATER
     )
