@@ -29,13 +29,12 @@ from adapters import registry
 from benchmarks import suites
 from benchmarks.models import BenchmarkRun, BenchmarkTrial
 from budgets.errors import NotFound
-from budgets.models import Team
+from budgets.models import HARDWARE_TIER, Team
 from jobs import metrics
 from jobs.families import get_family
 from jobs.models import TERMINAL_STATUSES, Job, JobStatus
 from jobs.selectors import user_team_ids
 
-HARDWARE_TIER = 3
 RESAMPLES = 2000
 FLOOR_SEED = 20_240_527  # the perfect-sampler floor is a Monte Carlo estimate: seeded, so pages agree
 

@@ -15,6 +15,7 @@ from budgets.errors import Forbidden
 from budgets.money import format_money
 
 TIER_NAMES = {0: "local simulator", 1: "scaled simulator", 2: "noisy simulator", 3: "hardware"}
+HARDWARE_TIER = 3  # the first tier that runs on a vendor's device, not a simulator
 
 
 def tier_text(tier: int) -> str:

@@ -21,12 +21,13 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from jobs.execution import REAPER, job_fail, max_attempts
 from jobs.heartbeat import beat, beat_seconds, cluster_workers, stale_after
 from jobs.lifecycle import transition
 from jobs.models import Job, JobEvent, JobStatus
+from jobs.queueing import enqueue_job, lost_after, waiting_task_job_ids
 from jobs.services.approvals import approvals_expire
 from jobs.services.idempotency import idempotency_keys_purge
-from jobs.tasks import REAPER, _fail, _lost_after, _waiting_task_job_ids, enqueue_job, max_attempts
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +70,7 @@ def reap_dead(now: datetime | None = None) -> dict[str, int]:
                     f"responding, or past the task time limit); giving up after {row.attempts} attempts. "
                     f"Last time: {why}"
                 )
-                counts["failed"] += _fail(row, None, code="worker_died", message=message, actor_label=REAPER)
+                counts["failed"] += job_fail(row, None, code="worker_died", message=message, actor_label=REAPER)
             elif transition(
                 row.pk,
                 from_statuses=[JobStatus.RUNNING],
@@ -104,8 +105,8 @@ def reap_jobs(now: datetime | None = None) -> dict[str, int]:
     requeued = set(dead.pop("ids"))
     counts = {**dead, "reenqueued": 0}
 
-    pending = _waiting_task_job_ids()
-    stale = Job.objects.filter(status=JobStatus.QUEUED, updated_at__lt=now - _lost_after()).filter(
+    pending = waiting_task_job_ids()
+    stale = Job.objects.filter(status=JobStatus.QUEUED, updated_at__lt=now - lost_after()).filter(
         Q(not_before__isnull=True) | Q(not_before__lte=now)
     )
     for job_id in stale.values_list("pk", flat=True):

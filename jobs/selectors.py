@@ -19,6 +19,7 @@ from django.db.models.functions import RowNumber
 from budgets.errors import NotFound
 from budgets.models import Hold, Membership, Role
 from jobs.models import Approval, ApprovalStatus, Experiment, Job, JobEvent, JobStatus, Stage
+from jobs.queueing import cluster_for
 
 
 def user_team_ids(user: AbstractBaseUser) -> list[int]:
@@ -219,9 +220,7 @@ def approvals_waiting_count(user: AbstractBaseUser) -> int:
 # --- queues and run records -----------------------------------------------------------------------
 def queue_depths() -> dict[str, list[dict[str, Any]]]:
     """Queued and running jobs per cluster × priority and per backend (for the dashboard and
-    `/backends`' queue_depth). The cluster is the one `jobs.tasks.cluster_for` routes the job to."""
-    from jobs.tasks import cluster_for
-
+    `/backends`' queue_depth). The cluster is the one `jobs.queueing.cluster_for` routes the job to."""
     rows = (
         Job.objects.filter(status__in=[JobStatus.QUEUED, JobStatus.RUNNING])
         .values("backend", "tier", "priority", "status")

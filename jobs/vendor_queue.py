@@ -34,7 +34,7 @@ def run_start(meta: Mapping[str, Any], latest: datetime) -> datetime:
 
 
 def vendor_queue_span(submitted_at: datetime, started: datetime, backend: str) -> list[tuple[Any, ...]]:
-    """The stage row for `_store_result` (empty when the job did not wait at the vendor)."""
+    """The stage row for `jobs.execution.result_store` (empty when the job did not wait at the vendor)."""
     if started <= submitted_at:
         return []
     return [(Stage.VENDOR_QUEUE, submitted_at, started, {"backend": backend})]

@@ -15,7 +15,7 @@ from budgets.errors import Conflict, Invalid
 from jobs import selectors
 from jobs.contract import ContractError
 from jobs.models import Job, JobStatus
-from jobs.tasks import enqueue_jobs
+from jobs.queueing import enqueue_jobs
 
 NON_TERMINAL = [
     JobStatus.SUBMITTED,

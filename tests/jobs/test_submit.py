@@ -71,7 +71,7 @@ def _break_task_write(monkeypatch) -> None:
     def broken(*args, **kwargs):
         raise Broken
 
-    monkeypatch.setattr("jobs.tasks.insert_tasks", broken)
+    monkeypatch.setattr("jobs.queueing.insert_tasks", broken)
 
 
 def _break_audit_write(monkeypatch) -> None:

@@ -14,7 +14,8 @@ from django.utils import timezone
 from django_q.models import OrmQ
 from django_q.signing import SignedPackage
 
-from jobs.broker import NotifyORM, channel, insert_tasks
+from jobs.broker import NotifyORM
+from jobs.task_rows import channel, insert_tasks
 from tests.jobs.orch_support import ghz
 
 pytestmark = [

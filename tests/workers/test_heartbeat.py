@@ -15,7 +15,7 @@ from django_q.models import OrmQ
 from adapters import registry
 from budgets.models import Hold, HoldStatus, LedgerEntry, LedgerKind
 from budgets.services import hold_reserve
-from jobs import reaper, tasks
+from jobs import execution, reaper, tasks
 from jobs.heartbeat import beat, worker_label
 from jobs.models import Job, JobEvent, JobStatus, Stage
 from tests.workers.conftest import queued_job
@@ -33,9 +33,9 @@ def held_job(cast: Any, **fields: Any) -> Job:
 
 def claimed(job: Job) -> tuple[Job, int, Any]:
     """A worker's claim of `job`: the row as it read it, the attempt it owns, and when it claimed."""
-    row = tasks._job_for_run(str(job.pk))
+    row = execution.job_for_run(str(job.pk))
     now = timezone.now()
-    attempt = tasks._claim(row, now=now, deadline=now + timedelta(minutes=10))
+    attempt = execution.job_claim(row, now=now, deadline=now + timedelta(minutes=10))
     assert attempt is not None
     return row, attempt, now
 
@@ -76,8 +76,8 @@ def test_a_worker_that_comes_back_after_its_job_was_returned_stores_nothing(cast
     reaper.reap_dead(now=now + SILENT)  # the first worker was frozen, not dead
 
     assert tasks.run_job(str(job.pk)) == "succeeded"  # another worker ran it again
-    result = registry.get_adapter(first.backend).run(tasks._request(first))
-    stored = tasks._store_result(first, attempt, result, cost_micros=0, started=now)
+    result = registry.get_adapter(first.backend).run(execution.execution_request(first))
+    stored = execution.result_store(first, attempt, result, cost_micros=0, started=now)
 
     assert stored is False
     job.refresh_from_db()

@@ -35,7 +35,7 @@ from adapters.config import BackendConfig
 from adapters.ibm import IbmAdapter, queue_delay_seconds
 from budgets.models import Budget, Hold, HoldStatus, LedgerEntry, LedgerKind
 from budgets.services import hold_reserve
-from jobs import reaper, tasks
+from jobs import execution, reaper, tasks
 from jobs.models import Job, JobEvent, JobStatus, Stage
 from tests.jobs.orch_support import price
 from tests.workers.conftest import queued_job
@@ -375,7 +375,7 @@ def test_the_reaper_fails_a_job_whose_worker_died_three_times(cast: Any) -> None
     for _ in range(3):
         # A worker claims the job and dies (kill -9, OOM) before finishing: its deadline passes.
         now = timezone.now()
-        assert tasks._claim(job, now=now, deadline=now - timedelta(seconds=1)) is not None
+        assert execution.job_claim(job, now=now, deadline=now - timedelta(seconds=1)) is not None
         outcomes.append(reaper.reap_jobs(now=now))
 
     assert [(o["requeued"], o["failed"]) for o in outcomes] == [(1, 0), (1, 0), (0, 1)]

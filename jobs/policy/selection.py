@@ -1,44 +1,23 @@
-"""Backend policy: which backend runs a job, and why — in words a researcher can check.
-
-Among the backends within the job's highest acceptable tier whose capabilities fit (qubits under the
-memory guard, gates, availability, what is left of the budget) the policy picks the cheapest, then the
-fastest by each backend's execute time learnt from its stored runs (`jobs.estimates`), else by the
-adapter's own formula. A backend whose recent jobs keep failing is skipped (circuit breaker) and the
-ladder falls back to the next one. Every skip is recorded with its reason.
-
-Reads only: adapters through the registry, run records and failure rates from Job rows, and admin
-price overrides. Nothing here writes.
-"""
+"""The decision: which backend runs a job, and why, in words a researcher can check."""
 
 from __future__ import annotations
 
 import dataclasses
-import functools
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
-from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from datetime import datetime
+from typing import Any
 
 from django.conf import settings
-from django.db import connections
-from django.db.models import F, QuerySet, Value, Window
-from django.db.models.functions import RowNumber
-from django.utils import timezone
 
 from adapters import registry
 from adapters.base import AdapterError, Capabilities, ExecutionRequest, Price, PriceKind
 from adapters.ir import Circuit
 from budgets.errors import BudgetExceeded, Invalid
+from budgets.models import TIER_NAMES
 from budgets.money import format_money
-from jobs import estimates, slow_reads
-from jobs.models import Job, JobStatus
-
-TIER_NAMES = {0: "local simulator", 1: "scaled simulator", 2: "noisy simulator", 3: "hardware"}
-
-# Failures that say nothing about a backend's health: the circuit or the user was at fault.
-NOT_BACKEND_ERRORS = frozenset({"capacity", "invalid", "contract", "budget_exceeded", "cancelled"})
+from jobs import estimates
+from jobs.policy.prices import price_overrides
+from jobs.policy.records import backend_runs, recent_runs
 
 QUEUE_FOR_LATER = "queue_for_later"
 REROUTE_TO_SIMULATOR = "reroute_to_simulator"
@@ -81,210 +60,6 @@ class _Candidate:
         return self.caps.backend_id
 
 
-# --- settings -------------------------------------------------------------------------------------
-def breaker_settings() -> dict[str, float]:
-    defaults = {"window_jobs": 10, "window_minutes": 15, "failure_ratio": 0.5, "min_jobs": 4}
-    return {**defaults, **getattr(settings, "CIRCUIT_BREAKER", {})}
-
-
-# --- reads shared by the decisions of one batch ---------------------------------------------------
-_Read = TypeVar("_Read", bound=Callable[..., Any])
-_shared: ContextVar[dict[tuple[Any, ...], Any] | None] = ContextVar("policy_shared_reads", default=None)
-
-
-@contextmanager
-def shared_reads() -> Iterator[None]:
-    """Inside this block the price overrides are read once and the run records (circuit breakers,
-    observed run times) once per distinct question, however many decisions ask: a batch of submissions
-    is decided against one snapshot instead of asking the database the same thing for every job.
-    Outside it every call reads. The answers are shared: callers must not change them."""
-    token = _shared.set({})
-    try:
-        yield
-    finally:
-        _shared.reset(token)
-
-
-def _shared_read(read: _Read) -> _Read:
-    @functools.wraps(read)
-    def shared(**kwargs: Any) -> Any:
-        memo = _shared.get()
-        if memo is None:
-            return read(**kwargs)
-        key = (read.__name__, *sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in kwargs.items()))
-        if key not in memo:
-            memo[key] = read(**kwargs)
-        return memo[key]
-
-    return shared  # type: ignore[return-value]
-
-
-# --- run records (read in the database: every submission asks, and a busy backend has thousands) ---
-# Each read is a spec — tag, a function building its jobs from values, those values, how many of each
-# backend's latest, which backends — whose rows all have `_RECORD_FIELDS`, so several specs can go to
-# the database as one UNION ALL. The rows are kept per process for a few seconds (`jobs.slow_reads`).
-_RECORD_FIELDS = ("backend", "status", "error_code", "finished_at", "result_meta__execute_seconds")
-_RECORD_FIELDS += ("n_qubits", "shots", "estimate__depth")  # a run's shape, for the estimates
-_Spec = tuple[str, Callable[..., QuerySet[Job]], dict[str, Any], int, list[str] | None]
-
-
-def _finished_jobs(*, since: datetime | None = None) -> QuerySet[Job]:
-    finished = Job.objects.filter(status__in=[JobStatus.SUCCEEDED, JobStatus.FAILED], cached_from__isnull=True)
-    return finished.filter(finished_at__gte=since) if since is not None else finished
-
-
-def _breaker_spec(backend_ids: list[str] | None, since: datetime) -> _Spec:
-    cfg = breaker_settings()
-    # Bounds the ranking of every backend's jobs. The window otherwise applies after the LIMIT: among a
-    # backend's last `window_jobs`, those within it — kept out of the per-backend query, whose plan
-    # then reads the newest rows from the index and stops.
-    ranked = backend_ids is None or len(backend_ids) > _PER_BACKEND_QUERIES
-    return ("breaker", _finished_jobs, {"since": since} if ranked else {}, int(cfg["window_jobs"]), backend_ids)
-
-
-def _breakers_from(rows: list[tuple[Any, ...]], since: datetime) -> dict[str, str]:
-    cfg = breaker_settings()
-    per_backend: dict[str, list[tuple[str, str]]] = {}
-    for backend, status, code, finished_at, *_ in rows:
-        if finished_at >= since:
-            per_backend.setdefault(backend, []).append((status, code))
-    opened = {}
-    for backend, outcomes in per_backend.items():
-        failed = sum(1 for status, code in outcomes if status == JobStatus.FAILED and code not in NOT_BACKEND_ERRORS)
-        if len(outcomes) >= cfg["min_jobs"] and failed / len(outcomes) >= cfg["failure_ratio"]:
-            opened[backend] = (
-                f"failing: {failed} of its last {len(outcomes)} jobs failed in {cfg['window_minutes']:g} minutes"
-            )
-    return opened
-
-
-def _since(now: datetime | None) -> datetime:
-    return (now or timezone.now()) - timedelta(minutes=breaker_settings()["window_minutes"])
-
-
-@_shared_read
-def recent_runs(
-    *, backend_ids: list[str] | None = None, now: datetime | None = None
-) -> tuple[dict[str, str], dict[str, datetime]]:
-    """`open_breakers`, and when each backend's newest recent run succeeded (what tells the estimates
-    that a backend has a run their model has not seen)."""
-    since = _since(now)
-    key = slow_reads.runs_key("breaker", *(backend_ids or ["*"]))
-    rows = slow_reads.cached(key, lambda: _latest([_breaker_spec(backend_ids, since)])["breaker"])
-    newest: dict[str, datetime] = {}
-    for backend, status, _, finished_at, *_ in sorted(rows, key=lambda row: row[3]):
-        if status == JobStatus.SUCCEEDED:
-            newest[backend] = finished_at
-    return _breakers_from(rows, since), newest
-
-
-def open_breakers(*, backend_ids: list[str] | None = None, now: datetime | None = None) -> dict[str, str]:
-    """Backends whose circuit breaker is open → why. Open when at least `failure_ratio` of a backend's
-    last `window_jobs` jobs finished within `window_minutes` failed with backend errors (with at least
-    `min_jobs` finished). Cache hits do not count: they never ran."""
-    return recent_runs(backend_ids=backend_ids, now=now)[0]
-
-
-def _succeeded_runs() -> QuerySet[Job]:
-    return Job.objects.filter(
-        status=JobStatus.SUCCEEDED, cached_from__isnull=True, result_meta__execute_seconds__isnull=False
-    )
-
-
-def backend_runs(backend_ids: list[str]) -> dict[str, list[estimates.Run]]:
-    """Backend → its latest succeeded runs (`ESTIMATE_RUNS_PER_BACKEND`), newest first, as the
-    estimates read them."""
-    spec: _Spec = ("runs", _succeeded_runs, {}, settings.ESTIMATE_RUNS_PER_BACKEND, backend_ids)
-    key = slow_reads.runs_key("succeeded", *backend_ids)
-    rows = sorted(slow_reads.cached(key, lambda: _latest([spec])["runs"]), key=lambda row: row[3], reverse=True)
-    runs: dict[str, list[estimates.Run]] = {}
-    for backend, _, _, _, seconds, n_qubits, shots, depth in rows:
-        run = estimates.run_of(n_qubits, shots, depth, seconds)
-        if run is not None:
-            runs.setdefault(backend, []).append(run)
-    return runs
-
-
-# Up to this many backends, one indexed LIMIT query each beats ranking a backend's whole history.
-_PER_BACKEND_QUERIES = 8
-
-
-def _latest(specs: list[_Spec]) -> dict[str, list[tuple[Any, ...]]]:
-    """Tag → `_RECORD_FIELDS` of the `n` most recently finished of each spec's jobs on each of its
-    backends (or on all). Per-backend LIMIT queries where the backends are few (on PostgreSQL all of
-    them in one UNION ALL), else a window function ranking each backend's jobs."""
-    rows: dict[str, list[tuple[Any, ...]]] = {tag: [] for tag, *_ in specs}
-    shape = tuple(
-        (tag, build, tuple(sorted(values)), n, None if ids is None else len(ids))
-        for tag, build, values, n, ids in specs
-    )
-    values = {
-        f"s{i}_{name}": value
-        for i, (_, _, spec_values, _, _) in enumerate(specs)
-        for name, value in spec_values.items()
-    }
-    values.update({f"s{i}_backends": list(ids) for i, (*_, ids) in enumerate(specs) if ids is not None})
-    count = sum(n_ids if n_ids is not None and n_ids <= _PER_BACKEND_QUERIES else 1 for *_, n_ids in shape)
-    if count == 0:
-        return rows
-    if count == 1 or connections[Job.objects.db].features.supports_slicing_ordering_in_compound:
-        found = list(_records_union(shape, **values))
-    else:  # SQLite: one query each
-        found = [row for query in _record_queries(shape, **values) for row in query]
-    for tag, *fields in found:
-        rows[tag].append(tuple(fields))
-    return rows
-
-
-def _record_queries(shape: tuple[Any, ...], **values: Any) -> list[QuerySet[Job, tuple[Any, ...]]]:
-    """The queries of `_latest`'s specs (by shape, with these values)."""
-    queries: list[QuerySet[Job, tuple[Any, ...]]] = []
-    for i, (tag, build, names, n, _) in enumerate(shape):
-        jobs = build(**{name: values[f"s{i}_{name}"] for name in names})
-        # finished_at IS NOT NULL lets the partial run-record indexes serve it.
-        jobs = jobs.filter(finished_at__isnull=False).annotate(tag=Value(tag))
-        backend_ids = values.get(f"s{i}_backends")
-        if backend_ids is not None and len(backend_ids) <= _PER_BACKEND_QUERIES:
-            for backend_id in backend_ids:
-                newest = jobs.filter(backend=backend_id).order_by("-finished_at")
-                queries.append(newest.values_list("tag", *_RECORD_FIELDS)[:n])
-            continue
-        if backend_ids is not None:
-            jobs = jobs.filter(backend__in=backend_ids)
-        newest_first = Window(RowNumber(), partition_by=[F("backend")], order_by=F("finished_at").desc())
-        ranked = jobs.annotate(recency=newest_first).filter(recency__lte=n).order_by()
-        queries.append(ranked.values_list("tag", *_RECORD_FIELDS))
-    return queries
-
-
-def _records_union(shape: tuple[Any, ...], **values: Any) -> QuerySet[Job, tuple[Any, ...]]:
-    first, *others = _record_queries(shape, **values)
-    return first.union(*others, all=True) if others else first
-
-
-@_shared_read
-def price_overrides() -> dict[str, Price]:
-    """The admin's price overrides (budgets.PriceModel) as adapter prices, by backend id."""
-    from budgets.models import PriceModel
-
-    def read() -> dict[str, Price]:
-        return {row.backend_id: price_of(row.__dict__) for row in PriceModel.objects.all()}
-
-    return slow_reads.cached(slow_reads.PRICES, read)
-
-
-def price_of(row: Mapping[str, Any]) -> Price:
-    """An adapter price from a PriceModel row's fields (a model's `__dict__`)."""
-    return Price(
-        kind=PriceKind(row["kind"]),
-        per_task_micros=int(row["per_task_micros"]),
-        per_shot_micros=int(row["per_shot_micros"]),
-        per_second_micros=int(row["per_second_micros"]),
-        per_minute_micros=int(row["per_minute_micros"]),
-        min_seconds=float(row["min_seconds"]),
-    )
-
-
 # --- fitting --------------------------------------------------------------------------------------
 def _misfit(circuit: Circuit, caps: Capabilities) -> str:
     """Why a circuit cannot run on a backend judged by its capabilities alone; "" when it can."""
@@ -295,7 +70,9 @@ def _misfit(circuit: Circuit, caps: Capabilities) -> str:
     return ""
 
 
-def _estimate(caps: Capabilities, *, price: Price, circuit: Circuit, shots: int, seed: int | None) -> _Candidate | str:
+def _candidate_estimate(
+    caps: Capabilities, *, price: Price, circuit: Circuit, shots: int, seed: int | None
+) -> _Candidate | str:
     """The candidate with its cost and time, or why it does not fit (the adapter's word: its admission
     check refuses gates it cannot run — e.g. non-Clifford gates on aer-stabilizer — and the memory guard)."""
     adapter = registry.get_adapter(caps.backend_id)
@@ -366,7 +143,7 @@ def select_backend(
     device, seconds per backend): a paid backend can never be cheaper than a free one.
     """
     if backend_pin:
-        return _pinned(
+        return _pinned_decide(
             circuit=circuit, family=family, shots=shots, max_tier=max_tier, pin=backend_pin, seed=seed, now=now
         )
     n = circuit.n_qubits
@@ -388,7 +165,7 @@ def select_backend(
     def estimate_all(group: list[tuple[Capabilities, Price]]) -> list[_Candidate]:
         out = []
         for caps, price in group:
-            candidate = _estimate(caps, price=price, circuit=circuit, shots=shots, seed=seed)
+            candidate = _candidate_estimate(caps, price=price, circuit=circuit, shots=shots, seed=seed)
             if isinstance(candidate, str):
                 skipped[caps.backend_id] = candidate
             elif budget_remaining_micros is not None and candidate.cost_micros > budget_remaining_micros:
@@ -427,7 +204,7 @@ def select_backend(
         f"{best.backend_id}: cheapest {noise_note}tier-{best.caps.tier} backend for {n} qubits "
         f"({device}{_money(best.cost_micros)}, ~{_seconds_text(best.seconds)}, {best.seconds_source})"
     )
-    return _decision(best, reasons=[headline, *_skip_reasons(skipped)], skipped=skipped, shape=shape)
+    return _decision_build(best, reasons=[headline, *_skip_reasons(skipped)], skipped=skipped, shape=shape)
 
 
 def _skip_reasons(skipped: dict[str, str]) -> list[str]:
@@ -447,7 +224,7 @@ def _skip_reasons(skipped: dict[str, str]) -> list[str]:
     return lines
 
 
-def _decision(
+def _decision_build(
     c: _Candidate,
     *,
     shape: estimates.Shape,
@@ -543,7 +320,7 @@ def served_from_cache(caps: Capabilities) -> Decision:
     )
 
 
-def _pinned(
+def _pinned_decide(
     *,
     circuit: Circuit,
     family: str,
@@ -558,7 +335,7 @@ def _pinned(
     simulator as the alternative, which the user can take with a reroute."""
     caps = pinned_capabilities(circuit, pin=pin, max_tier=max_tier)
     price = price_overrides().get(pin, caps.price)
-    candidate = _estimate(caps, price=price, circuit=circuit, shots=shots, seed=seed)
+    candidate = _candidate_estimate(caps, price=price, circuit=circuit, shots=shots, seed=seed)
     if isinstance(candidate, str):
         raise Invalid(f"{pin} cannot run this job: {candidate}", field="backend", code="backend_unfit")
     broken, newest = recent_runs(backend_ids=[pin], now=now)
@@ -570,7 +347,7 @@ def _pinned(
     ]
     unavailable = "unavailable now" if not caps.available else broken.get(pin, "")
     if not unavailable:
-        return _decision(candidate, reasons=reasons, skipped={}, shape=shape)
+        return _decision_build(candidate, reasons=reasons, skipped={}, shape=shape)
     alternatives: list[dict[str, Any]] = [{"action": QUEUE_FOR_LATER, "backend": pin}]
     try:
         fallback = select_backend(
@@ -582,6 +359,6 @@ def _pinned(
     except (Invalid, BudgetExceeded):
         pass
     reasons.append(f"{pin} is {unavailable}: the job waits for it (queue for later); a reroute can move it")
-    return _decision(
+    return _decision_build(
         candidate, reasons=reasons, skipped={}, shape=shape, alternatives=alternatives, failover=QUEUE_FOR_LATER
     )
